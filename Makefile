@@ -1,0 +1,36 @@
+# Holdfast front door. `make run` and `make test` work on a fresh Debian 12 machine as root.
+BUILD_DIR ?= build
+ASAN_DIR ?= build-asan
+JOBS ?= 2
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build build-asan test test-asan run bench clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD_DIR)/Makefile: CMakeLists.txt
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+
+build: deps $(BUILD_DIR)/Makefile
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+# The storage tests also run under AddressSanitizer + UndefinedBehaviorSanitizer.
+build-asan: deps
+	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DHOLDFAST_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(ASAN_DIR) -j$(JOBS) --target asan_tests
+
+test: build build-asan
+	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) -L 'unit|crash|integration|compat|fuzz'
+	cd $(ASAN_DIR) && ctest --output-on-failure -j$(JOBS) -L 'asan'
+
+run: build
+	./$(BUILD_DIR)/bin/store_bench --quick --dir ./data/bench
+
+bench: build
+	./$(BUILD_DIR)/bin/store_bench --dir ./data/bench
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_DIR)

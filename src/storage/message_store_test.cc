@@ -1,0 +1,335 @@
+// MessageStore behaviour on FaultEnv: put/get, segments, group commit, flush timeout, fencing,
+// disk full, retention, clean and crash restarts.
+#include "storage/message_store.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "base/coding.h"
+#include "env/fault_env.h"
+#include "storage/message_format.h"
+#include "storage/store_test_util.h"
+
+namespace holdfast {
+namespace {
+
+using testing_util::make_message;
+using testing_util::small_options;
+using testing_util::view_of;
+
+class MessageStoreTest : public ::testing::Test {
+ protected:
+  void open() {
+    auto s = MessageStore::open(&env_, options_);
+    ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+    store_ = std::move(s).value();
+  }
+  // Power loss: nothing after this instant reaches the disk, then the process is gone.
+  void crash(CrashMode mode = CrashMode::kDropUnsynced) {
+    env_.set_frozen(true);
+    env_.crash(mode);
+    store_.reset();
+    env_.set_frozen(false);
+  }
+  void wait_visible() { store_->wait_dispatched(store_->confirmed_offset()); }
+
+  FaultEnv env_{42};
+  StoreOptions options_ = small_options("/store");
+  std::unique_ptr<MessageStore> store_;
+};
+
+TEST_F(MessageStoreTest, PutThenGetByteIdentical) {
+  open();
+  std::vector<PutResult> results;
+  for (int i = 0; i < 50; ++i) {
+    PutResult r = store_->put(make_message("orders", i % 2, "body-" + std::to_string(i),
+                                           "key" + std::to_string(i), i % 3 == 0 ? "TagA" : "TagB"));
+    ASSERT_EQ(r.status, PutStatus::kOk) << r.remark;
+    EXPECT_EQ(r.queue_offset, i / 2);
+    results.push_back(r);
+  }
+  wait_visible();
+  EXPECT_EQ(store_->max_offset_in_queue("orders", 0), 25);
+  EXPECT_EQ(store_->min_offset_in_queue("orders", 1), 0);
+  GetResult g = store_->get_messages("orders", 0, 0, 100, 1 << 20);
+  ASSERT_EQ(g.status, GetStatus::kFound);
+  ASSERT_EQ(g.records.size(), 25u);
+  for (size_t k = 0; k < g.records.size(); ++k) {
+    RecordView v = view_of(g.records[k]);
+    EXPECT_EQ(v.body, "body-" + std::to_string(2 * k));
+    EXPECT_EQ(v.queue_offset, static_cast<int64_t>(k));
+    EXPECT_EQ(v.physical_offset, results[2 * k].physical_offset);
+    auto again = store_->read_record(results[2 * k].physical_offset);
+    ASSERT_TRUE(again.is_ok());
+    EXPECT_EQ(*again, g.records[k]);
+  }
+  EXPECT_EQ(g.next_begin_offset, 25);
+  // Caught up / beyond / below.
+  EXPECT_EQ(store_->get_messages("orders", 0, 25, 10).status, GetStatus::kOffsetOverflowOne);
+  EXPECT_EQ(store_->get_messages("orders", 0, 30, 10).status, GetStatus::kOffsetOverflowBadly);
+  EXPECT_EQ(store_->get_messages("nope", 0, 0, 10).status, GetStatus::kNoMatchedLogicQueue);
+  // Tag filter by hash.
+  const int64_t tag_a = tags_code_of(std::string("TAGS\x01TagA\x02"));
+  GetResult f = store_->get_messages("orders", 0, 0, 100, 1 << 20,
+                                     [&](int64_t code) { return code == tag_a; });
+  ASSERT_EQ(f.status, GetStatus::kFound);
+  for (auto& rec : f.records) EXPECT_EQ(find_property(view_of(rec).properties, "TAGS"), "TagA");
+  // Index by key.
+  auto q = store_->query_by_key("orders", "key7", 10, 0, INT64_MAX);
+  ASSERT_TRUE(q.is_ok());
+  ASSERT_EQ(q->size(), 1u);
+  EXPECT_EQ(view_of((*q)[0]).body, "body-7");
+  // Offset by timestamp: everything was stored at or after the fake clock's now.
+  auto t = store_->offset_by_timestamp("orders", 0, 0);
+  ASSERT_TRUE(t.is_ok());
+  EXPECT_EQ(*t, 0);
+  auto late = store_->offset_by_timestamp("orders", 0, INT64_MAX);
+  EXPECT_EQ(*late, 25);
+}
+
+TEST_F(MessageStoreTest, SegmentsRollWithBlankRecordAndNeverSplitARecord) {
+  open();
+  const std::string body(3000, 'x');
+  int64_t last_end = 0;
+  for (int i = 0; i < 200; ++i) {
+    PutResult r = store_->put(make_message("t", 0, body));
+    ASSERT_EQ(r.status, PutStatus::kOk) << r.remark;
+    const int64_t seg = options_.commit_log_segment_size;
+    EXPECT_EQ(r.physical_offset / seg, (r.physical_offset + r.wrote_bytes - 1) / seg) << "record spans segments";
+    EXPECT_LE(r.physical_offset + r.wrote_bytes + format::kEndFileMinBlankLength,
+              (r.physical_offset / seg + 1) * seg);
+    last_end = r.physical_offset + r.wrote_bytes;
+  }
+  EXPECT_GT(last_end, 3 * options_.commit_log_segment_size);
+  auto names = env_.list_dir("/store/commitlog");
+  ASSERT_TRUE(names.is_ok());
+  EXPECT_GE(names->size(), 4u);
+  EXPECT_TRUE(env_.file_exists("/store/commitlog/00000000000000000000"));
+  EXPECT_TRUE(env_.file_exists("/store/commitlog/00000000000000131072"));
+  auto size = env_.file_size("/store/commitlog/00000000000000000000");
+  EXPECT_EQ(*size, static_cast<uint64_t>(options_.commit_log_segment_size));
+  wait_visible();
+  GetResult g = store_->get_messages("t", 0, 0, 1000, 1 << 30);
+  EXPECT_EQ(g.records.size(), 200u);
+  // After a restart (clean or crashed) everything is still there.
+  store_.reset();
+  open();
+  EXPECT_FALSE(store_->recovery_info().crashed);
+  EXPECT_EQ(store_->recovery_info().redispatched_records, 0);
+  EXPECT_EQ(store_->max_offset_in_queue("t", 0), 200);
+  crash();
+  open();
+  EXPECT_TRUE(store_->recovery_info().crashed);
+  EXPECT_EQ(store_->max_offset_in_queue("t", 0), 200);
+  EXPECT_EQ(store_->written_offset(), last_end);
+}
+
+TEST_F(MessageStoreTest, OneFdatasyncReleasesManyWaiters) {
+  open();
+  ASSERT_EQ(store_->put(make_message("t", 0, "warm")).status, PutStatus::kOk);
+  env_.block_syncs();
+  std::atomic<int> ok{0};
+  const uint64_t syncs_before = store_->fdatasync_count();
+  for (int i = 0; i < 64; ++i) {
+    store_->put_async(make_message("t", 0, "m" + std::to_string(i)), [&](const PutResult& r) {
+      if (r.status == PutStatus::kOk) ok.fetch_add(1);
+    });
+  }
+  EXPECT_EQ(ok.load(), 0) << "a put completed before any fdatasync covered it";
+  env_.unblock_syncs();
+  while (ok.load() < 64) std::this_thread::yield();
+  // One sync was in flight when the puts arrived; at most a couple more cover all 64.
+  EXPECT_LE(store_->fdatasync_count() - syncs_before, 3u);
+}
+
+TEST_F(MessageStoreTest, FlushTimeoutReportsStoredMessage) {
+  open();
+  env_.block_syncs();
+  std::atomic<bool> done{false};
+  PutResult result;
+  store_->put_async(make_message("t", 0, "slow"), [&](const PutResult& r) {
+    result = r;
+    done = true;
+  });
+  env_.advance_clock(options_.sync_flush_timeout_ms + 1);
+  while (!done) std::this_thread::yield();
+  EXPECT_EQ(result.status, PutStatus::kFlushDiskTimeout);
+  EXPECT_TRUE(result.stored());
+  EXPECT_GE(result.physical_offset, 0);
+  EXPECT_NE(result.remark.find("syncFlushTimeout"), std::string::npos);
+  env_.unblock_syncs();
+  // It is flushed later and readable.
+  while (store_->flushed_offset() < result.physical_offset + result.wrote_bytes) std::this_thread::yield();
+  wait_visible();
+  EXPECT_EQ(store_->get_messages("t", 0, 0, 10).records.size(), 1u);
+}
+
+TEST_F(MessageStoreTest, WaitFalseCompletesAfterWriteButStaysInvisibleUntilFlushed) {
+  open();
+  env_.block_syncs();
+  PutResult r = store_->put(make_message("t", 0, "nowait", "", "", /*wait=*/false));
+  EXPECT_EQ(r.status, PutStatus::kOk);
+  EXPECT_EQ(store_->written_offset(), r.physical_offset + r.wrote_bytes);
+  // Not flushed, so not confirmed: no reader may see it.
+  EXPECT_LT(store_->confirmed_offset(), store_->written_offset());
+  EXPECT_EQ(store_->max_offset_in_queue("t", 0), 0);
+  EXPECT_FALSE(store_->read_record(r.physical_offset).is_ok());
+  env_.unblock_syncs();
+  while (store_->confirmed_offset() < store_->written_offset()) std::this_thread::yield();
+  wait_visible();
+  EXPECT_EQ(store_->max_offset_in_queue("t", 0), 1);
+}
+
+TEST_F(MessageStoreTest, FailedFdatasyncFencesTheStore) {
+  open();
+  ASSERT_EQ(store_->put(make_message("t", 0, "before")).status, PutStatus::kOk);
+  env_.fail_next_sync();
+  PutResult r = store_->put(make_message("t", 0, "during"));
+  EXPECT_EQ(r.status, PutStatus::kServiceNotAvailable);
+  EXPECT_NE(r.remark.find("fenced"), std::string::npos);
+  EXPECT_TRUE(store_->fenced());
+  // Later puts fail even though the disk works again: never retry fsync and report success.
+  PutResult later = store_->put(make_message("t", 0, "after"));
+  EXPECT_EQ(later.status, PutStatus::kServiceNotAvailable);
+  EXPECT_NE(later.remark.find("fenced"), std::string::npos);
+  // Reads keep working.
+  wait_visible();
+  GetResult g = store_->get_messages("t", 0, 0, 10);
+  ASSERT_EQ(g.records.size(), 1u);
+  EXPECT_EQ(view_of(g.records[0]).body, "before");
+  // A restart recovers; the acknowledged message is there.
+  store_.reset();
+  open();
+  EXPECT_TRUE(store_->recovery_info().crashed);
+  EXPECT_EQ(store_->put(make_message("t", 0, "again")).status, PutStatus::kOk);
+  wait_visible();
+  EXPECT_EQ(view_of(store_->get_messages("t", 0, 0, 10).records[0]).body, "before");
+}
+
+TEST_F(MessageStoreTest, FailedWriteFencesTheStore) {
+  open();
+  ASSERT_EQ(store_->put(make_message("t", 0, "before")).status, PutStatus::kOk);
+  env_.fail_next_write();
+  EXPECT_EQ(store_->put(make_message("t", 0, "x")).status, PutStatus::kServiceNotAvailable);
+  EXPECT_TRUE(store_->fenced());
+  EXPECT_EQ(store_->put(make_message("t", 0, "y")).status, PutStatus::kServiceNotAvailable);
+}
+
+TEST_F(MessageStoreTest, DiskFullRejectsCleanlyAndResumes) {
+  open();
+  const std::string body(2000, 'd');
+  ASSERT_EQ(store_->put(make_message("t", 0, body)).status, PutStatus::kOk);
+  // Allow only what exists now plus a little: the next segment cannot be preallocated.
+  env_.set_space_limit(env_.bytes_used() + 4096);
+  int ok = 1, rejected = 0;
+  for (int i = 0; i < 200 && rejected == 0; ++i) {
+    PutResult r = store_->put(make_message("t", 0, body));
+    if (r.status == PutStatus::kOk) {
+      ++ok;
+    } else {
+      EXPECT_EQ(r.status, PutStatus::kServiceNotAvailable);
+      EXPECT_NE(r.remark.find("disk full"), std::string::npos) << r.remark;
+      ++rejected;
+    }
+  }
+  ASSERT_EQ(rejected, 1);
+  EXPECT_FALSE(store_->fenced()) << "a full disk is a rejection, not a fence";
+  // Nothing stored is damaged.
+  wait_visible();
+  EXPECT_EQ(static_cast<int>(store_->get_messages("t", 0, 0, 1000, 1 << 30).records.size()), ok);
+  // Space returns: puts resume by themselves.
+  env_.set_space_limit(0);
+  PutResult r = store_->put(make_message("t", 0, body));
+  ASSERT_EQ(r.status, PutStatus::kOk) << r.remark;
+  EXPECT_EQ(r.queue_offset, ok);
+  // Over the reject ratio (diskSpaceWarningLevelRatio): housekeeping turns puts away.
+  env_.set_space_limit(env_.bytes_used() + env_.bytes_used() / 20);
+  ASSERT_TRUE(store_->run_housekeeping_once().is_ok());
+  EXPECT_TRUE(store_->disk_full());
+  PutResult rej = store_->put(make_message("t", 0, body));
+  EXPECT_EQ(rej.status, PutStatus::kServiceNotAvailable);
+  EXPECT_NE(rej.remark.find("disk full"), std::string::npos);
+  env_.set_space_limit(0);
+  ASSERT_TRUE(store_->run_housekeeping_once().is_ok());
+  EXPECT_FALSE(store_->disk_full());
+  EXPECT_EQ(store_->put(make_message("t", 0, body)).status, PutStatus::kOk);
+  // And everything survives a crash.
+  crash();
+  open();
+  EXPECT_EQ(store_->max_offset_in_queue("t", 0), ok + 2);
+}
+
+TEST_F(MessageStoreTest, RetentionDeletesExpiredSegmentsAndMovesMinOffsets) {
+  options_.delete_when = "00;01;02;03;04;05;06;07;08;09;10;11;12;13;14;15;16;17;18;19;20;21;22;23";
+  open();
+  const std::string body(3000, 'r');
+  for (int i = 0; i < 200; ++i) ASSERT_EQ(store_->put(make_message("t", 0, body, "k" + std::to_string(i))).status, PutStatus::kOk);
+  wait_visible();
+  const size_t segments = store_->queues().size();
+  (void)segments;
+  ASSERT_TRUE(store_->run_housekeeping_once().is_ok());
+  EXPECT_EQ(store_->min_physical_offset(), 0) << "nothing is older than fileReservedTime yet";
+  env_.advance_clock(73LL * 3600 * 1000);
+  ASSERT_TRUE(store_->run_housekeeping_once().is_ok());
+  const int64_t min_phys = store_->min_physical_offset();
+  EXPECT_GT(min_phys, 0);
+  EXPECT_EQ(min_phys % options_.commit_log_segment_size, 0);
+  // The newest segment is never deleted.
+  EXPECT_LT(min_phys, store_->written_offset());
+  // The consume queue's min offset follows (applied by the dispatcher).
+  ASSERT_EQ(store_->put(make_message("t", 0, body)).status, PutStatus::kOk);
+  for (int i = 0; i < 1000 && store_->min_offset_in_queue("t", 0) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  const int64_t min_q = store_->min_offset_in_queue("t", 0);
+  EXPECT_GT(min_q, 0);
+  GetResult g = store_->get_messages("t", 0, 0, 10);
+  EXPECT_EQ(g.status, GetStatus::kOffsetTooSmall);
+  EXPECT_EQ(g.next_begin_offset, min_q);
+  GetResult h = store_->get_messages("t", 0, min_q, 10);
+  EXPECT_EQ(h.status, GetStatus::kFound);
+  EXPECT_GE(h.physical_offsets[0], min_phys);
+  // Survives a restart.
+  store_.reset();
+  open();
+  EXPECT_EQ(store_->min_physical_offset(), min_phys);
+  EXPECT_EQ(store_->min_offset_in_queue("t", 0), min_q);
+}
+
+TEST_F(MessageStoreTest, CrashRecoveryTruncatesTornTailAndKeepsAcknowledged) {
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    env_.crash(CrashMode::kDropUnsynced);
+    options_.root_dir = "/store" + std::to_string(seed);
+    open();
+    std::vector<PutResult> acked;
+    for (int i = 0; i < 30; ++i) {
+      PutResult r = store_->put(make_message("t", i % 3, std::string(100 + i * 37, 'a' + i % 26)));
+      ASSERT_EQ(r.status, PutStatus::kOk);
+      acked.push_back(r);
+    }
+    // Unacknowledged tail: written but never synced.
+    env_.block_syncs();
+    for (int i = 0; i < 5; ++i) {
+      store_->put_async(make_message("t", 0, "tail"), [](const PutResult&) {});
+    }
+    env_.set_frozen(true);
+    env_.crash(seed % 2 ? CrashMode::kTearTail : CrashMode::kDropUnsynced);
+    env_.unblock_syncs();
+    store_.reset();
+    env_.set_frozen(false);
+    open();
+    EXPECT_TRUE(store_->recovery_info().crashed);
+    for (const auto& r : acked) {
+      auto rec = store_->read_record(r.physical_offset);
+      ASSERT_TRUE(rec.is_ok()) << "acknowledged message lost at " << r.physical_offset;
+    }
+    EXPECT_GE(store_->written_offset(), acked.back().physical_offset + acked.back().wrote_bytes);
+    store_.reset();
+  }
+}
+
+}  // namespace
+}  // namespace holdfast
