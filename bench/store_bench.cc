@@ -390,19 +390,30 @@ int run(const Flags& flags) {
 
   const fs::path base(flags.dir);
   std::error_code ec;
-  const bool created_base = fs::create_directories(base, ec);
+  // The directories this run creates (deepest first), removed at the end if they are empty.
+  std::vector<fs::path> created;
+  for (fs::path p = fs::absolute(base, ec).lexically_normal(); !p.empty() && !fs::exists(p, ec);
+       p = p.parent_path()) {
+    created.push_back(p);
+    if (p == p.parent_path()) break;
+  }
+  fs::create_directories(base, ec);
   if (ec) {
     std::fprintf(stderr, "store_bench: cannot create %s: %s\n", base.c_str(), ec.message().c_str());
     return 2;
   }
   const MessageToStore prototype = bench_message();
   const StoreOptions defaults = store_options(flags, base, FlushDiskType::kSyncFlush);
+  // Other processes competing for the CPUs change every figure here; record how busy it was.
+  double load[3] = {NAN, NAN, NAN};
+  (void)getloadavg(load, 3);
   std::fprintf(human,
                "store_bench: dir=%s duration=%lld ms per case, commit log segment %lld MiB, "
-               "record %lld bytes (%zu-byte body, %d queues)\n",
+               "record %lld bytes (%zu-byte body, %d queues), load average at start %s %s %s\n",
                flags.dir.c_str(), static_cast<long long>(duration_ms),
                static_cast<long long>(defaults.commit_log_segment_size >> 20),
-               static_cast<long long>(encoded_record_size(prototype)), kBodyBytes, kQueues);
+               static_cast<long long>(encoded_record_size(prototype)), kBodyBytes, kQueues,
+               num(load[0], 2).c_str(), num(load[1], 2).c_str(), num(load[2], 2).c_str());
 
   JsonObject json;
   json.integer("duration_ms", duration_ms);
@@ -410,6 +421,7 @@ int run(const Flags& flags) {
   json.integer("body_bytes", static_cast<int64_t>(kBodyBytes));
   json.integer("record_bytes", encoded_record_size(prototype));
   json.string("dir", flags.dir);
+  json.number("loadavg_1m_at_start", load[0], 2);
   bool failed = false;
 
   std::optional<RawResult> raw_overwrite, raw_fresh;
@@ -495,7 +507,7 @@ int run(const Flags& flags) {
   json.integer("failed", failed ? 1 : 0);
   if (flags.json) std::printf("%s\n", json.str().c_str());
 
-  if (created_base) fs::remove(base, ec);  // only if empty; a directory we did not create stays
+  for (const fs::path& p : created) fs::remove(p, ec);  // fails harmlessly if not empty
   return failed ? 1 : 0;
 }
 

@@ -179,6 +179,7 @@ struct FaultEnv::State {
   int pending_write_failures = 0;
   int pending_sync_failures = 0;
   bool syncs_blocked = false;
+  bool frozen = false;  // see set_frozen()
   uint64_t syncs = 0;
   std::mt19937_64 rng;
   std::atomic<int64_t> clock_micros{0};  // atomic so that clock reads never take the mutex
@@ -187,6 +188,10 @@ struct FaultEnv::State {
   uint64_t capacity() const { return space_limit == 0 ? kUnlimitedBytes : space_limit; }
   bool dir_exists(const std::string& d) const { return d == "." || d == "/" || dirs.count(d); }
   bool exists(const std::string& path) const { return dir_exists(path) || live.count(path) != 0; }
+
+  Status frozen_error(const char* op, const std::string& path) const {
+    return Status::io_error(std::string(op) + " " + path + ": frozen by a simulated power loss", EIO);
+  }
 
   // Charges (or refunds) the size change of a linked inode to the space budget; on ENOSPC
   // nothing is charged and the caller must leave the inode untouched.
@@ -219,6 +224,7 @@ struct FaultEnv::State {
 
   // Creates an empty linked file; the caller has checked that the name is free.
   Result<std::shared_ptr<Inode>> create(const std::string& path) {
+    if (frozen) return frozen_error("open", path);
     if (!dir_exists(parent_dir(path))) return Status::from_errno("open " + path, ENOENT);
     auto inode = std::make_shared<Inode>();
     inode->mtime_ms = now_ms();
@@ -235,8 +241,7 @@ using State = FaultEnv::State;
 using Guard = std::lock_guard<std::mutex>;
 
 // A handle shares the inode with every other handle of the file and keeps the State alive, so
-// it stays safe to use after the FaultEnv is gone. Declaration order matters: state_ must
-// outlive inode_ during destruction.
+// it stays safe to use after the FaultEnv is gone (or after crash() unlinked its file).
 class FaultFile final : public File {
  public:
   FaultFile(std::shared_ptr<State> state, std::shared_ptr<Inode> inode, std::string path)
@@ -244,6 +249,7 @@ class FaultFile final : public File {
 
   Status write_at(uint64_t offset, const char* data, size_t n) override {
     Guard guard(state_->mu);
+    if (state_->frozen) return state_->frozen_error("pwrite", path_);
     if (state_->pending_write_failures > 0) {
       --state_->pending_write_failures;
       return Status::from_errno("pwrite " + path_, EIO);
@@ -270,7 +276,8 @@ class FaultFile final : public File {
   Status sync() override {
     std::unique_lock<std::mutex> lock(state_->mu);
     // wait() releases the mutex, so a stalled sync does not stall writers or readers.
-    state_->syncs_unblocked.wait(lock, [this] { return !state_->syncs_blocked; });
+    state_->syncs_unblocked.wait(lock, [this] { return !state_->syncs_blocked || state_->frozen; });
+    if (state_->frozen) return state_->frozen_error("fdatasync", path_);
     if (state_->pending_sync_failures > 0) {
       --state_->pending_sync_failures;
       return Status::from_errno("fdatasync " + path_, EIO);
@@ -293,6 +300,7 @@ class FaultFile final : public File {
  private:
   Status resize(uint64_t size, const char* op, bool grow_only) {
     Guard guard(state_->mu);
+    if (state_->frozen) return state_->frozen_error(op, path_);
     if (grow_only && size <= inode_->data.size()) return Status::ok();
     HF_RETURN_IF_ERROR(state_->charge_space(*inode_, size, op, path_));
     inode_->resize(size);
@@ -375,6 +383,14 @@ void FaultEnv::unblock_syncs() {
   state_->syncs_unblocked.notify_all();
 }
 
+void FaultEnv::set_frozen(bool frozen) {
+  {
+    Guard guard(state_->mu);
+    state_->frozen = frozen;
+  }
+  state_->syncs_unblocked.notify_all();  // a stalled sync of the dead process fails instead
+}
+
 void FaultEnv::advance_clock(int64_t ms) {
   HF_CHECK(ms >= 0, "the fake clock only moves forward, got ", ms, " ms");
   state_->clock_micros.fetch_add(ms * 1000);
@@ -425,6 +441,7 @@ Status FaultEnv::create_dirs(const std::string& path) {
   Guard guard(state_->mu);
   for (const std::string& d : chain) {
     if (state_->live.count(d)) return Status::from_errno("mkdir " + d, ENOTDIR);
+    if (state_->frozen && !state_->dirs.count(d)) return state_->frozen_error("mkdir", d);
   }
   state_->dirs.insert(chain.begin(), chain.end());
   return Status::ok();
@@ -433,6 +450,7 @@ Status FaultEnv::create_dirs(const std::string& path) {
 Status FaultEnv::remove_file(const std::string& path) {
   const std::string p = normalize(path);
   Guard guard(state_->mu);
+  if (state_->frozen) return state_->frozen_error("unlink", p);
   if (state_->dir_exists(p)) return Status::from_errno("unlink " + p, EISDIR);
   auto it = state_->live.find(p);
   if (it == state_->live.end()) return Status::from_errno("unlink " + p, ENOENT);
@@ -444,6 +462,7 @@ Status FaultEnv::remove_file(const std::string& path) {
 Status FaultEnv::remove_dir(const std::string& path) {
   const std::string p = normalize(path);
   Guard guard(state_->mu);
+  if (state_->frozen) return state_->frozen_error("rmdir", p);
   if (state_->dirs.count(p) == 0) {
     return Status::from_errno("rmdir " + p, state_->live.count(p) ? ENOTDIR : ENOENT);
   }
@@ -462,6 +481,7 @@ Status FaultEnv::rename_file(const std::string& from, const std::string& to) {
   const std::string dst = normalize(to);
   const std::string context = "rename " + src + " -> " + dst;
   Guard guard(state_->mu);
+  if (state_->frozen) return state_->frozen_error("rename", src + " -> " + dst);
   if (state_->dirs.count(src)) return Status::invalid_argument(context + ": only files can move");
   auto it = state_->live.find(src);
   if (it == state_->live.end()) return Status::from_errno(context, ENOENT);
@@ -481,6 +501,7 @@ Status FaultEnv::rename_file(const std::string& from, const std::string& to) {
 Status FaultEnv::sync_dir(const std::string& path) {
   const std::string p = normalize(path);
   Guard guard(state_->mu);
+  if (state_->frozen) return state_->frozen_error("fsync dir", p);
   if (!state_->dir_exists(p)) return Status::from_errno("open dir " + p, ENOENT);
   state_->sync_dir(p, /*live_too=*/true);
   return Status::ok();

@@ -46,6 +46,11 @@ class FaultEnv final : public Env {
   // Every sync() blocks until unblock_syncs() (to simulate a stalled disk).
   void block_syncs();
   void unblock_syncs();
+  // The instant of a power loss for a process whose objects are still being torn down: while
+  // frozen, every call that would change a file or directory (write, sync, truncate, allocate,
+  // create, remove, rename, sync_dir) fails with EIO and changes nothing, and blocked syncs wake
+  // up to fail. Reads still work. Tests freeze, crash(), destroy the store, then thaw.
+  void set_frozen(bool frozen);
   void advance_clock(int64_t ms);
   // Overrides the modification time reported for a path (retention tests).
   void set_mtime(const std::string& path, int64_t mtime_ms);

@@ -496,6 +496,36 @@ TEST(FaultEnvTest, BlockedSyncWaitsForUnblockWhileOtherCallsProceed) {
   EXPECT_EQ(env.sync_count(), syncs_while_blocked + 1);
 }
 
+// The in-process stand-in for "the process died with the power": its later calls change nothing.
+TEST(FaultEnvTest, FrozenEnvRejectsEveryChangeUntilThawed) {
+  FaultEnv env;
+  auto file = durable_file(&env, "f", "synced");
+  ASSERT_TRUE(write_str(file.get(), 6, "+unsynced").is_ok());
+  env.block_syncs();
+  std::thread stalled([&] { EXPECT_EQ(file->sync().code(), StatusCode::kIOError); });
+  env.set_frozen(true);  // wakes the stalled sync, which must fail rather than persist
+  stalled.join();
+  EXPECT_EQ(write_str(file.get(), 0, "X").sys_errno(), EIO);
+  EXPECT_EQ(file->sync().code(), StatusCode::kIOError);
+  EXPECT_FALSE(file->truncate(1).is_ok());
+  EXPECT_FALSE(file->allocate(100).is_ok());
+  EXPECT_FALSE(env.open_file("/d/new", OpenMode::kCreateIfMissing).is_ok());
+  EXPECT_TRUE(env.open_file("/d/f", OpenMode::kMustExist).is_ok());
+  EXPECT_FALSE(env.create_dirs("/d/sub").is_ok());
+  EXPECT_TRUE(env.create_dirs("/d").is_ok());  // nothing to create
+  EXPECT_FALSE(env.rename_file("/d/f", "/d/g").is_ok());
+  EXPECT_FALSE(env.remove_file("/d/f").is_ok());
+  EXPECT_FALSE(env.sync_dir("/d").is_ok());
+  EXPECT_EQ(read_all(*file), "synced+unsynced");  // reads still work
+  env.crash(CrashMode::kDropUnsynced);
+  env.set_frozen(false);
+  env.unblock_syncs();
+  EXPECT_EQ(contents(&env, "/d/f"), "synced");
+  EXPECT_TRUE(write_str(file.get(), 6, "!").is_ok());
+  EXPECT_TRUE(file->sync().is_ok());
+  EXPECT_EQ(contents(&env, "/d/f"), "synced!");
+}
+
 TEST(FaultEnvTest, FakeClockMovesOnlyWhenTold) {
   FaultEnv env;
   EXPECT_EQ(env.now_ms(), 1'700'000'000'000);

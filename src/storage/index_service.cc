@@ -101,9 +101,8 @@ std::string IndexService::next_file_name() const {
 
 Status IndexService::roll_locked() {
   IndexFile* old = active();
-  bool old_unsynced = false;
   if (old != nullptr) {
-    old_unsynced = active_unsynced_ || old->has_unwritten_entries() || old->has_unwritten_table();
+    if (old->has_unwritten_entries() || old->has_unwritten_table()) active_unsynced_ = true;
     HF_RETURN_IF_ERROR(old->write_entries());
     old->mark_entries_written();
     HF_RETURN_IF_ERROR(old->write_table());  // a sealed file is complete on disk
@@ -113,7 +112,7 @@ Status IndexService::roll_locked() {
   dir_unsynced_ = true;
   if (old != nullptr) {
     old->seal();
-    if (old_unsynced) unsynced_sealed_.push_back(files_.back());
+    if (active_unsynced_) unsynced_sealed_.push_back(files_.back());
   }
   files_.push_back(std::move(created));
   active_unsynced_ = true;

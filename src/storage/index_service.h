@@ -69,8 +69,8 @@ class IndexService {
 
   // Physical offsets of records indexed under topic#key whose store time may lie in
   // [begin_ms, end_ms], newest first, distinct, at most min(max_num, 64). Sees every add() that
-  // returned before the call. Times are stored with one-second precision: a record up to 999 ms
-  // before begin_ms can be returned, none inside the range is missed. Hash collisions are
+  // returned before the call. Times are stored with one-second precision: a record stored up to
+  // 999 ms outside the range can be returned, none inside it is missed. Hash collisions are
   // possible: callers must re-check the key (and time) on the record.
   Result<std::vector<int64_t>> query(std::string_view topic, std::string_view key, int max_num,
                                      int64_t begin_ms, int64_t end_ms) const;

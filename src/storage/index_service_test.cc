@@ -195,6 +195,17 @@ TEST_F(IndexServiceTest, QueryByKeyAndTimeRangeNewestFirst) {
   EXPECT_TRUE(query(*index, "sub", 64, kBase, kBase + 39'999).empty());
 }
 
+TEST_F(IndexServiceTest, StoreTimesSlightlyOutOfOrderAreStillFound) {
+  auto index = open_index(kSmall);
+  add(index.get(), {"k"}, 0, kBase);
+  add(index.get(), {"k"}, 1, kBase + 10'000);
+  add(index.get(), {"k"}, 2, kBase + 8'000);  // the clock stepped back two seconds
+  // The chain meets offset 2 (older than the range) before offset 1: it must not stop there.
+  EXPECT_EQ(query(*index, "k", 64, kBase + 10'000, kBase + 10'999), (Offsets{1}));
+  ASSERT_TRUE(index->flush_writes().is_ok());
+  EXPECT_EQ(query(*index, "k", 64, kBase + 10'000, kBase + 10'999), (Offsets{1}));
+}
+
 TEST_F(IndexServiceTest, UniqKeyAndSeveralKeysPerRecord) {
   auto index = open_index(kSmall);
   const std::string uniq = "0A0B0C0D00002A9F0000000000000001";

@@ -362,7 +362,11 @@ void MessageStore::write_group(std::unique_lock<std::mutex>& lock, Writer* leade
       Status z = log_->write(c.offset, zeros.data(), zeros.size());
       if (!z.is_ok() && z.code() != StatusCode::kNoSpace) undo = z;
     }
-    if (!undo.is_ok()) fence(undo);
+    if (!undo.is_ok()) {
+      fence(undo);
+      std::lock_guard<std::mutex> flock(flush_mu_);
+      flush_cv_.notify_one();
+    }
   }
 
   lock.lock();
@@ -378,6 +382,8 @@ void MessageStore::write_group(std::unique_lock<std::mutex>& lock, Writer* leade
     } else {
       fence(st);
       remark = "commit log write failed, store fenced: " + st.message();
+      std::lock_guard<std::mutex> flock(flush_mu_);
+      flush_cv_.notify_one();  // the flusher fails the puts still waiting for a flush
     }
     for (Writer* w : group) {
       w->results = failed_results(w->records.size(), PutStatus::kServiceNotAvailable, remark);
@@ -401,10 +407,23 @@ void MessageStore::flusher_loop() {
   std::unique_lock<std::mutex> lock(flush_mu_);
   for (;;) {
     if (sync_mode) {
-      flush_cv_.wait(lock, [&] { return stop_flush_ || (!fenced() && written_.load() > flushed_.load()); });
+      flush_cv_.wait(lock, [&] {
+        return stop_flush_ || (fenced() && !flush_waiters_.empty()) ||
+               (!fenced() && written_.load() > flushed_.load());
+      });
     } else {
       flush_cv_.wait_for(lock, std::chrono::milliseconds(options_.flush_interval_commit_log_ms),
-                         [&] { return stop_flush_; });
+                         [&] { return stop_flush_ || (fenced() && !flush_waiters_.empty()); });
+    }
+    if (fenced() && !flush_waiters_.empty()) {
+      // Fenced by the write path: nothing pending can be promised durable any more.
+      std::deque<FlushWaiter> failed;
+      failed.swap(flush_waiters_);
+      const std::string remark = "store fenced before the message was flushed: " + fence_status().message();
+      lock.unlock();
+      for (auto& w : failed) w.done(failed_results(w.results.size(), PutStatus::kServiceNotAvailable, remark));
+      lock.lock();
+      continue;
     }
     const int64_t target = written_.load(std::memory_order_acquire);
     const int64_t ts = written_timestamp_.load(std::memory_order_acquire);

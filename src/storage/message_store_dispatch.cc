@@ -73,6 +73,8 @@ Status MessageStore::dispatch_record(const RecordView& r) {
   const int32_t tt = r.transaction_type();
   if (tt == format::kTransactionNotType || tt == format::kTransactionCommit) {
     HF_ASSIGN_OR_RETURN(ConsumeQueue * cq, consume_queue_for(std::string(r.topic), r.queue_id, true));
+    // A retry after a failed flush re-reads records whose units are still pending: skip them.
+    if (r.queue_offset < cq->pending_end()) return Status::ok();
     // Invariant: queue offsets are dense; the appender assigned exactly the next one.
     HF_CHECK(r.queue_offset == cq->pending_end(), "record at ", r.physical_offset, " of ", r.topic,
              "/", r.queue_id, " has queue offset ", r.queue_offset, " but the consume queue expects ",

@@ -69,8 +69,10 @@ Status MessageStore::recover_crashed(const Result<StoreCheckpoint>& ckpt) {
 
   // Consume queues: keep only units for records below `from` (they were durable at the
   // checkpoint); the rest is rebuilt by re-dispatching the log from `from`.
-  auto verify = [this](const std::string& topic, int32_t queue_id) {
-    return [this, topic, queue_id](int64_t queue_offset, const ConsumeQueueUnit& u) {
+  auto verify = [this, log_min](const std::string& topic, int32_t queue_id) {
+    return [this, topic, queue_id, log_min](int64_t queue_offset, const ConsumeQueueUnit& u) {
+      // Units below the oldest segment point at records retention deleted: nothing to compare.
+      if (u.physical_offset < log_min) return true;
       std::string rec(static_cast<size_t>(u.size), '\0');
       size_t got = 0;
       if (!log_->read(u.physical_offset, rec.size(), rec.data(), &got).is_ok() || got != rec.size()) {

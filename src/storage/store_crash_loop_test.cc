@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -61,7 +62,9 @@ class CrashLoop {
     auto opened = MessageStore::open(&env_, options_);
     ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
     std::unique_ptr<MessageStore> store = std::move(opened).value();
-    if (round_ > 0) ASSERT_TRUE(store->recovery_info().crashed);
+    if (round_ > 0) {
+      ASSERT_TRUE(store->recovery_info().crashed);
+    }
     verify(*store);
     if (::testing::Test::HasFatalFailure()) return;
 
@@ -191,7 +194,8 @@ class CrashLoop {
       }
     }
     for (auto& [topic, queue] : store.queues()) {
-      ASSERT_EQ(store.max_offset_in_queue(topic, queue), per_queue[{topic, queue}]) << "consume queue past the log";
+      const auto key = std::make_pair(topic, queue);
+      ASSERT_EQ(store.max_offset_in_queue(topic, queue), per_queue[key]) << "consume queue past the log";
     }
   }
 
@@ -216,6 +220,8 @@ TEST(StoreCrashLoop, AcknowledgedMessagesSurviveEveryCrash) {
   for (uint64_t seed = first; seed < first + static_cast<uint64_t>(runs); ++seed) {
     SCOPED_TRACE("crash loop seed " + std::to_string(seed) + " (rerun: HOLDFAST_CRASH_SEED=" +
                  std::to_string(seed) + ")");
+    // Printed before the run so that even an abort (HF_CHECK) names its seed.
+    std::fprintf(stderr, "crash loop seed %llu\n", static_cast<unsigned long long>(seed));
     CrashLoop(seed).run();
     if (::testing::Test::HasFatalFailure()) {
       ADD_FAILURE() << "crash loop failed with seed " << seed;

@@ -1,6 +1,7 @@
 // A real full disk: the store runs on an 8 MiB tmpfs until a put fails for lack of space, and the
 // test checks that the rejection is clean (not a fence), that nothing acknowledged is damaged,
 // that puts resume by themselves once space is freed, and that a restart keeps everything.
+#include <sched.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -46,12 +47,30 @@ struct Acked {
   std::string record;
 };
 
+// Mounts made after this call live in a mount namespace of this process only, so a test that
+// dies (an HF_CHECK abort) cannot leave a tmpfs mounted on the machine. Needs a single-threaded
+// process (true between tests: every store is destroyed in TearDown); without it, TearDown's
+// umount is the only cleanup.
+void enter_private_mount_namespace() {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  if (::unshare(CLONE_NEWNS) != 0) {
+    std::printf("note: unshare(CLONE_NEWNS) failed (%s); mounts are visible system-wide\n", std::strerror(errno));
+    return;
+  }
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    std::printf("note: making mounts private failed (%s)\n", std::strerror(errno));
+  }
+}
+
 class StoreDiskFullTest : public ::testing::Test {
  protected:
   void SetUp() override {
     char tmpl[] = "/tmp/hf_disk_full_XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr) << std::strerror(errno);
     mount_dir_ = tmpl;
+    enter_private_mount_namespace();
     if (::mount("tmpfs", mount_dir_.c_str(), "tmpfs", 0, "size=8m") != 0) {
       const int err = errno;
       GTEST_SKIP() << "cannot mount an 8 MiB tmpfs at " << mount_dir_ << " (" << std::strerror(err)
@@ -216,6 +235,67 @@ TEST_F(StoreDiskFullTest, FullFilesystemRejectsCleanlyAndResumesWhenSpaceReturns
   ASSERT_NO_FATAL_FAILURE(verify_all_acknowledged("after restart"));
   PutResult after = put(next++);
   EXPECT_EQ(after.status, PutStatus::kOk) << after.remark;
+}
+
+// Fills every last byte while the commit log still has a preallocated segment with room: puts
+// keep landing in the log, but the consume queues, the index and the checkpoint cannot grow. The
+// store must not fence or die; acknowledged messages stay readable by offset, and once space
+// returns the dispatcher catches up so consumers see every one of them, densely.
+TEST_F(StoreDiskFullTest, DispatchBlockedByAFullDiskCatchesUpWhenSpaceReturns) {
+  options_.consume_queue_units_per_file = 64;  // a new queue file every 64 messages per queue
+  ASSERT_NO_FATAL_FAILURE(open_store());
+  int next = 0;
+  // Until the commit log has rolled into (and preallocated) its second segment.
+  while (acked_.empty() || acked_.back().result.physical_offset < options_.commit_log_segment_size) {
+    PutResult r = put(next++);
+    ASSERT_EQ(r.status, PutStatus::kOk) << r.remark;
+  }
+  ASSERT_NO_FATAL_FAILURE(wait_dispatched());
+  const std::string filler2 = mount_dir_ + "/filler2";
+  {
+    std::ofstream out(filler2, std::ios::binary);
+    const std::string chunk(4096, 'g');
+    while (out.write(chunk.data(), static_cast<std::streamsize>(chunk.size())) && out.flush()) {
+    }
+  }
+  // Room in the log for ~200 more 4 KiB messages; none for new queue, index or checkpoint pages.
+  int ok = 0, rejected = 0;
+  for (int k = 0; k < 150; ++k) {
+    PutResult r = put(next++);
+    if (r.status == PutStatus::kOk) {
+      ++ok;
+    } else {
+      ++rejected;
+      EXPECT_EQ(r.status, PutStatus::kServiceNotAvailable);
+      EXPECT_TRUE(r.remark.find("disk full") != std::string::npos || r.remark.find("No space") != std::string::npos)
+          << r.remark;
+    }
+    ASSERT_FALSE(store_->fenced()) << "put " << k << " on a full disk fenced the store: "
+                                   << store_->fence_status().to_string();
+  }
+  std::printf("on a completely full disk: %d puts acknowledged, %d rejected; dispatched %lld of %lld\n", ok,
+              rejected, static_cast<long long>(store_->dispatched_offset()),
+              static_cast<long long>(store_->confirmed_offset()));
+  // Every acknowledged message is readable by offset right now (reads do not need the queues).
+  for (const Acked& a : acked_) {
+    auto rec = store_->read_record(a.result.physical_offset);
+    ASSERT_TRUE(rec.is_ok()) << "message " << a.i << ": " << rec.status().to_string();
+    ASSERT_EQ(*rec, a.record);
+  }
+
+  // Space returns: the dispatcher catches up by itself and puts succeed again.
+  std::error_code ec;
+  ASSERT_TRUE(std::filesystem::remove(filler2, ec)) << ec.message();
+  ASSERT_TRUE(std::filesystem::remove(filler_, ec)) << ec.message();
+  for (int k = 0; k < 20; ++k) {
+    PutResult r = put(next++);
+    ASSERT_EQ(r.status, PutStatus::kOk) << r.remark;
+  }
+  ASSERT_NO_FATAL_FAILURE(verify_all_acknowledged("after space returned"));
+  ASSERT_TRUE(store_->shutdown().is_ok());
+  store_.reset();
+  ASSERT_NO_FATAL_FAILURE(open_store());
+  ASSERT_NO_FATAL_FAILURE(verify_all_acknowledged("after restart"));
 }
 
 }  // namespace
