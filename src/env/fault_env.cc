@@ -190,7 +190,7 @@ struct FaultEnv::State {
   bool exists(const std::string& path) const { return dir_exists(path) || live.count(path) != 0; }
 
   Status frozen_error(const char* op, const std::string& path) const {
-    return Status::io_error(std::string(op) + " " + path + ": frozen by a simulated power loss", EIO);
+    return Status::io_error(std::string(op) + " " + path + ": frozen by simulated power loss", EIO);
   }
 
   // Charges (or refunds) the size change of a linked inode to the space budget; on ENOSPC

@@ -161,8 +161,9 @@ TEST_F(MessageStoreTest, FlushTimeoutReportsStoredMessage) {
   EXPECT_NE(result.remark.find("syncFlushTimeout"), std::string::npos);
   env_.unblock_syncs();
   // It is flushed later and readable.
-  while (store_->flushed_offset() < result.physical_offset + result.wrote_bytes) std::this_thread::yield();
-  wait_visible();
+  const int64_t end = result.physical_offset + result.wrote_bytes;
+  while (store_->confirmed_offset() < end) std::this_thread::yield();
+  store_->wait_dispatched(end);
   EXPECT_EQ(store_->get_messages("t", 0, 0, 10).records.size(), 1u);
 }
 
@@ -183,8 +184,11 @@ TEST_F(MessageStoreTest, WaitFalseCompletesAfterWriteButStaysInvisibleUntilFlush
 }
 
 TEST_F(MessageStoreTest, FailedFdatasyncFencesTheStore) {
+  // No background checkpoint may consume the injected fault.
+  options_.checkpoint_interval_ms = 3600 * 1000;
   open();
   ASSERT_EQ(store_->put(make_message("t", 0, "before")).status, PutStatus::kOk);
+  wait_visible();
   env_.fail_next_sync();
   PutResult r = store_->put(make_message("t", 0, "during"));
   EXPECT_EQ(r.status, PutStatus::kServiceNotAvailable);
@@ -209,8 +213,11 @@ TEST_F(MessageStoreTest, FailedFdatasyncFencesTheStore) {
 }
 
 TEST_F(MessageStoreTest, FailedWriteFencesTheStore) {
+  // No background checkpoint may consume the injected fault.
+  options_.checkpoint_interval_ms = 3600 * 1000;
   open();
   ASSERT_EQ(store_->put(make_message("t", 0, "before")).status, PutStatus::kOk);
+  wait_visible();
   env_.fail_next_write();
   EXPECT_EQ(store_->put(make_message("t", 0, "x")).status, PutStatus::kServiceNotAvailable);
   EXPECT_TRUE(store_->fenced());
