@@ -28,10 +28,10 @@ bool parse_offset_file_name(const std::string& name, int64_t* offset) {
 }
 
 Result<std::unique_ptr<CommitLog>> CommitLog::open(Env* env, const std::string& dir,
-                                                   int64_t segment_size) {
+                                                   int64_t segment_size, bool zero_fill) {
   if (segment_size < 4096) return Status::invalid_argument("commit log segment size below 4096");
   HF_RETURN_IF_ERROR(env->create_dirs(dir));
-  std::unique_ptr<CommitLog> log(new CommitLog(env, dir, segment_size));
+  std::unique_ptr<CommitLog> log(new CommitLog(env, dir, segment_size, zero_fill));
   HF_ASSIGN_OR_RETURN(auto names, env->list_dir(dir));
   for (const auto& name : names) {
     int64_t start;
@@ -77,8 +77,18 @@ std::shared_ptr<CommitLog::Segment> CommitLog::find(int64_t start) const {
 
 Result<std::shared_ptr<CommitLog::Segment>> CommitLog::get_or_create(int64_t start) {
   if (auto seg = find(start)) return seg;
+  std::lock_guard<std::mutex> create_lock(create_mu_);
+  if (auto seg = find(start)) return seg;
   HF_ASSIGN_OR_RETURN(auto file, env_->open_file(segment_path(start), OpenMode::kCreateIfMissing));
   Status st = file->allocate(static_cast<uint64_t>(segment_size_));
+  if (st.is_ok() && zero_fill_) {
+    const std::string zeros(1 << 20, '\0');
+    for (int64_t pos = 0; pos < segment_size_ && st.is_ok(); pos += static_cast<int64_t>(zeros.size())) {
+      st = file->write_at(static_cast<uint64_t>(pos), zeros.data(),
+                          static_cast<size_t>(std::min<int64_t>(zeros.size(), segment_size_ - pos)));
+    }
+    if (st.is_ok()) st = file->sync();
+  }
   if (!st.is_ok()) {
     file.reset();
     (void)env_->remove_file(segment_path(start));
@@ -104,8 +114,11 @@ Status CommitLog::write(int64_t offset, const char* data, size_t n) {
   HF_CHECK(offset + static_cast<int64_t>(n) <= start + segment_size_,
            "write crosses a segment end at ", offset, "+", n);
   HF_ASSIGN_OR_RETURN(auto seg, get_or_create(start));
+  Status st = seg->file->write_at(static_cast<uint64_t>(offset - start), data, n);
+  // Mark dirty only after the bytes are written: a flusher that clears the flag while this write
+  // is still in progress would otherwise skip the sync that has to cover it.
   seg->dirty.store(true, std::memory_order_release);
-  return seg->file->write_at(static_cast<uint64_t>(offset - start), data, n);
+  return st;
 }
 
 Status CommitLog::sync_through(int64_t offset) {

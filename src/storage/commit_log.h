@@ -31,8 +31,11 @@ class CommitLog {
     std::atomic<bool> needs_dir_sync{false};  // created, directory entry not yet synced
   };
 
+  // zero_fill: new segments are written with zeros and synced once before use, so that later
+  // fdatasyncs overwrite allocated blocks instead of converting unwritten extents (about half
+  // the cost per fdatasync on ext4; docs/benchmarks.md).
   static Result<std::unique_ptr<CommitLog>> open(Env* env, const std::string& dir,
-                                                 int64_t segment_size);
+                                                 int64_t segment_size, bool zero_fill = false);
 
   int64_t segment_size() const { return segment_size_; }
   int64_t segment_start(int64_t offset) const { return offset - offset % segment_size_; }
@@ -57,14 +60,16 @@ class CommitLog {
   Status preallocate(int64_t offset);
 
  private:
-  CommitLog(Env* env, std::string dir, int64_t segment_size)
-      : env_(env), dir_(std::move(dir)), segment_size_(segment_size) {}
+  CommitLog(Env* env, std::string dir, int64_t segment_size, bool zero_fill)
+      : env_(env), dir_(std::move(dir)), segment_size_(segment_size), zero_fill_(zero_fill) {}
   Result<std::shared_ptr<Segment>> get_or_create(int64_t start);
   std::shared_ptr<Segment> find(int64_t start) const;
 
   Env* const env_;
   const std::string dir_;
   const int64_t segment_size_;
+  const bool zero_fill_;
+  std::mutex create_mu_;   // serialises segment creation (appender vs. preallocation thread)
   mutable std::mutex mu_;  // guards segments_ (the map, not file I/O)
   std::map<int64_t, std::shared_ptr<Segment>> segments_;
 };

@@ -47,7 +47,8 @@ Result<std::unique_ptr<MessageStore>> MessageStore::open(Env* env, const StoreOp
   HF_RETURN_IF_ERROR(env->create_dirs(root));
   HF_ASSIGN_OR_RETURN(store->lock_, env->lock_file(join_path(root, "lock")));
   HF_ASSIGN_OR_RETURN(store->log_, CommitLog::open(env, join_path(root, "commitlog"),
-                                                   options.commit_log_segment_size));
+                                                   options.commit_log_segment_size,
+                                                   options.warm_segments));
   HF_ASSIGN_OR_RETURN(store->index_, IndexService::open(env, root, options.index));
   HF_RETURN_IF_ERROR(store->open_existing_consume_queues());
   HF_RETURN_IF_ERROR(store->recover());
@@ -60,6 +61,11 @@ Result<std::unique_ptr<MessageStore>> MessageStore::open(Env* env, const StoreOp
   {
     std::shared_lock<std::shared_mutex> lock(store->queues_mu_);
     for (auto& [key, cq] : store->queues_) store->queue_offsets_[key] = cq->max_offset();
+  }
+  if (options.warm_segments) {
+    // The first put should not pay for preparing its segment.
+    Status st = store->log_->preallocate(store->appended_);
+    if (!st.is_ok()) logger("storage")->warn("could not prepare the active segment: {}", st.to_string());
   }
   store->start_threads();
   return store;

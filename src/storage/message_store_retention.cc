@@ -24,13 +24,25 @@ bool hour_listed(const std::string& delete_when, int hour) {
 }  // namespace
 
 void MessageStore::housekeeper_loop() {
+  int64_t last_clean_us = env_->now_micros_monotonic();
   for (;;) {
     {
+      // Wakes often enough to prepare the next segment before the appender reaches it.
       std::unique_lock<std::mutex> lock(housekeeping_mu_);
-      housekeeping_cv_.wait_for(lock, std::chrono::milliseconds(options_.clean_resource_interval_ms),
-                                [&] { return stop_housekeeping_; });
+      housekeeping_cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop_housekeeping_; });
       if (stop_housekeeping_) return;
     }
+    if (options_.warm_segments && !fenced()) {
+      const int64_t written = written_offset();
+      const int64_t seg = log_->segment_size();
+      if (written % seg > seg / 2 && log_->max_segment_start() <= log_->segment_start(written)) {
+        Status st = log_->preallocate(log_->segment_start(written) + seg);
+        if (!st.is_ok()) logger("storage")->warn("could not prepare the next segment: {}", st.to_string());
+      }
+    }
+    const int64_t now = env_->now_micros_monotonic();
+    if (now - last_clean_us < options_.clean_resource_interval_ms * 1000) continue;
+    last_clean_us = now;
     Status st = run_housekeeping_once();
     if (!st.is_ok()) logger("storage")->warn("housekeeping: {}", st.to_string());
   }

@@ -184,7 +184,8 @@ TEST(Properties, EncodeParseFind) {
   ASSERT_EQ(keys.size(), 3u);
   EXPECT_EQ(keys[2], "c");
   // Tolerant parsing: no trailing separator, short segments, duplicate keys.
-  auto parsed = parse_properties(std::string("A\x01x\x02zz\x02" "A\x01y"));
+  const std::string tolerant("A\x01x\x02zz\x02" "A\x01y");
+  auto parsed = parse_properties(tolerant);
   ASSERT_EQ(parsed.size(), 1u);
   EXPECT_EQ(parsed[0].second, "y");
 }

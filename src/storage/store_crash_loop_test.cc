@@ -51,6 +51,7 @@ class CrashLoop {
     options_.flush_commit_log_least_pages = static_cast<int>(rng_() % 3);
     options_.flush_commit_log_thorough_interval_ms = 5;
     options_.checkpoint_interval_ms = rng_() % 20;
+    options_.warm_segments = rng_() % 2 == 0;
     const int rounds = 2 + static_cast<int>(rng_() % 2);
     for (round_ = 0; round_ < rounds && !::testing::Test::HasFatalFailure(); ++round_) {
       one_round();
@@ -122,7 +123,10 @@ class CrashLoop {
                                find_property(a.msg.properties, "WAIT") != "false";
       if (!durable_ack) continue;
       auto rec = store.read_record(a.result.physical_offset);
-      ASSERT_TRUE(rec.is_ok()) << "acknowledged message lost at " << a.result.physical_offset;
+      ASSERT_TRUE(rec.is_ok()) << "acknowledged message lost at " << a.result.physical_offset
+                               << " (recovery scanned from " << store.recovery_info().scanned_from
+                               << " to " << store.recovery_info().recovered_end << ", round " << round_
+                               << ", segment " << options_.commit_log_segment_size << ")";
       ASSERT_EQ(*rec, expected_record(a)) << "acknowledged message changed at " << a.result.physical_offset;
     }
     // 2. No reader saw a record past the confirmed offset (under SYNC_FLUSH: it is durable).

@@ -27,6 +27,9 @@ struct StoreOptions {
   HostAddress store_host = HostAddress::ipv4(127, 0, 0, 1, 10911);
   int64_t checkpoint_interval_ms = 1000;                      // flushIntervalConsumeQueue
   bool check_crc_on_recover = true;                           // checkCRCOnRecover
+  // Write zeros over each new commit-log segment (and prepare the next one in the background)
+  // so that group-commit fdatasyncs overwrite allocated blocks (RocketMQ's warmMapedFileEnable).
+  bool warm_segments = true;                                  // warmMapedFileEnable
   // Retention and disk space.
   int file_reserved_time_hours = 72;                          // fileReservedTime
   std::string delete_when = "04";                             // deleteWhen (';'-separated hours)

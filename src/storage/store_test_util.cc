@@ -16,6 +16,7 @@ StoreOptions small_options(const std::string& root) {
   o.sync_flush_timeout_ms = 5000;
   o.checkpoint_interval_ms = 50;
   o.clean_resource_interval_ms = 3600 * 1000;  // tests call run_housekeeping_once()
+  o.warm_segments = false;
   return o;
 }
 
