@@ -49,6 +49,10 @@ struct Flags {
   std::vector<std::string> modes = {"sync", "async"};
   std::vector<int> writers = {1, 8, 32, 128};
   bool skip_raw = false;
+  // "threads": each writer is a thread looping a blocking put(). "inflight": each writer is one
+  // outstanding put_async() re-issued from its completion by a single driver thread, the way a
+  // broker's network threads drive the store.
+  std::string driver = "threads";
 };
 
 // Latency summary in microseconds (nearest-rank percentiles); NaN when nothing was measured.
@@ -225,6 +229,55 @@ struct WriterStats {
   std::string first_error;
 };
 
+// Keeps `inflight` puts outstanding from one driver thread until the duration ends.
+void run_inflight(MessageStore* store, const MessageToStore& prototype, int inflight,
+                  int64_t duration_ms, WriterStats* ws) {
+  struct Done {
+    int slot;
+    PutStatus status;
+    std::string remark;
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Done> completed;
+  std::vector<Clock::time_point> issued(static_cast<size_t>(inflight));
+  const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(duration_ms);
+  uint64_t seq = 0;
+  auto issue = [&](int slot) {
+    MessageToStore m = prototype;
+    m.queue_id = static_cast<int32_t>(seq++ % kQueues);
+    issued[static_cast<size_t>(slot)] = Clock::now();
+    store->put_async(std::move(m), [&, slot](const PutResult& r) {
+      std::lock_guard<std::mutex> lock(mu);
+      completed.push_back({slot, r.status, r.status == PutStatus::kOk ? std::string() : r.remark});
+      if (completed.size() == 1) cv.notify_one();
+    });
+  };
+  ws->latency_ns.reserve(1 << 20);
+  int outstanding = inflight;
+  for (int slot = 0; slot < inflight; ++slot) issue(slot);
+  std::vector<Done> batch;
+  while (outstanding > 0) {
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return !completed.empty(); });
+      batch.swap(completed);
+    }
+    const Clock::time_point now = Clock::now();
+    for (const Done& d : batch) {
+      if (d.status == PutStatus::kOk) {
+        ++ws->ok;
+        ws->latency_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(
+            now - issued[static_cast<size_t>(d.slot)]).count());
+      } else if (ws->errors++ == 0) {
+        ws->first_error = fmt::format("{}: {}", put_status_name(d.status), d.remark);
+      }
+      if (now < deadline) issue(d.slot); else --outstanding;
+    }
+    batch.clear();
+  }
+}
+
 std::optional<CaseResult> run_store_case(const Flags& flags, FlushDiskType type, int writers,
                                          int64_t duration_ms) {
   const fs::path root = fs::path(flags.dir) / fmt::format("{}-w{}", mode_key(type), writers);
@@ -252,7 +305,11 @@ std::optional<CaseResult> run_store_case(const Flags& flags, FlushDiskType type,
   Clock::time_point start;  // written before `go` opens, read after
   std::vector<std::thread> threads;
   threads.reserve(static_cast<size_t>(writers));
-  for (int t = 0; t < writers; ++t) {
+  const int thread_count = flags.driver == "inflight" ? 0 : writers;
+  if (thread_count == 0) {
+    for (int t = 0; t < writers; ++t) ready.count_down();
+  }
+  for (int t = 0; t < thread_count; ++t) {
     threads.emplace_back([&, t] {
       WriterStats& ws = stats[static_cast<size_t>(t)];
       ws.latency_ns.reserve(1 << 14);
@@ -281,6 +338,7 @@ std::optional<CaseResult> run_store_case(const Flags& flags, FlushDiskType type,
   start = Clock::now();
   go.count_down();
   for (auto& th : threads) th.join();
+  if (flags.driver == "inflight") run_inflight(store.get(), prototype, writers, duration_ms, &stats[0]);
   const Clock::time_point end = Clock::now();
   const uint64_t syncs_after = store->fdatasync_count();
   const int64_t written_after = store->written_offset();
@@ -531,6 +589,10 @@ int main(int argc, char** argv) {
   app.add_option("--writers", flags.writers, "Writer thread counts, comma-separated")
       ->delimiter(',')->check(CLI::Range(1, 4096))->capture_default_str();
   app.add_flag("--skip-raw", flags.skip_raw, "Skip the raw write + fdatasync reference");
+  app.add_option("--driver", flags.driver,
+                 "threads: a blocking put() loop per writer thread; inflight: N outstanding "
+                 "put_async() calls driven by one thread (how a broker drives the store)")
+      ->check(CLI::IsMember({"threads", "inflight"}));
   CLI11_PARSE(app, argc, argv);
   return holdfast::bench::run(flags);
 }

@@ -22,7 +22,7 @@ const char* put_status_name(PutStatus s) {
   return "UNKNOWN_ERROR";
 }
 
-// One put (or batch) waiting in the writer queue. The front writer writes for a whole group.
+// One put (or batch) waiting in the writer queue; owned by the queue until completed.
 struct MessageStore::Writer {
   std::vector<std::string> records;
   std::string topic;
@@ -30,8 +30,7 @@ struct MessageStore::Writer {
   int32_t transaction_type = 0;
   bool wait_flush = true;
   std::vector<PutResult> results;
-  bool done = false;
-  std::condition_variable cv;
+  std::function<void(std::vector<PutResult>)> done;
 };
 
 MessageStore::MessageStore(Env* env, StoreOptions options) : env_(env), options_(std::move(options)) {}
@@ -75,6 +74,7 @@ MessageStore::~MessageStore() { (void)shutdown(); }
 
 void MessageStore::start_threads() {
   last_checkpoint_us_ = env_->now_micros_monotonic();
+  writer_ = std::thread([this] { writer_loop(); });
   flusher_ = std::thread([this] { flusher_loop(); });
   watcher_ = std::thread([this] { flush_watcher_loop(); });
   dispatcher_ = std::thread([this] { dispatcher_loop(); });
@@ -89,13 +89,13 @@ Status MessageStore::shutdown() {
     shutting_down_ = true;
   }
   // Writers already queued are rejected by their leader; wait for the queue to drain.
-  for (;;) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (writers_.empty()) break;
-    }
-    std::this_thread::yield();
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    writer_cv_.wait(lock, [&] { return writers_.empty() && !leader_active_; });
+    stop_writer_ = true;
   }
+  writer_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
   {
     std::lock_guard<std::mutex> lock(flush_mu_);
     stop_flush_ = true;
@@ -199,15 +199,15 @@ void MessageStore::put_batch_async(std::vector<MessageToStore> msgs,
     done({});
     return;
   }
-  Writer w;
-  w.topic = msgs[0].topic;
-  w.queue_id = msgs[0].queue_id;
-  w.transaction_type = msgs[0].sys_flag & format::kTransactionTypeMask;
-  w.records.resize(msgs.size());
+  auto w = std::make_unique<Writer>();
+  w->topic = msgs[0].topic;
+  w->queue_id = msgs[0].queue_id;
+  w->transaction_type = msgs[0].sys_flag & format::kTransactionTypeMask;
+  w->records.resize(msgs.size());
   for (size_t i = 0; i < msgs.size(); ++i) {
     const auto& m = msgs[i];
     Status st = validate_message(m, options_.max_message_size);
-    if (st.is_ok() && (m.topic != w.topic || m.queue_id != w.queue_id)) {
+    if (st.is_ok() && (m.topic != w->topic || m.queue_id != w->queue_id)) {
       st = Status::invalid_argument("a batch must target one topic and queue");
     }
     if (st.is_ok() &&
@@ -218,45 +218,81 @@ void MessageStore::put_batch_async(std::vector<MessageToStore> msgs,
       done(failed_results(msgs.size(), PutStatus::kMessageIllegal, st.message()));
       return;
     }
-    encode_record(m, &w.records[i]);
+    encode_record(m, &w->records[i]);
   }
-  w.wait_flush = options_.flush_disk_type == FlushDiskType::kSyncFlush &&
-                 find_property(msgs[0].properties, "WAIT") != "false";
-  enqueue_and_write(&w);
-  const bool ok = !w.results.empty() && w.results[0].status == PutStatus::kOk;
-  if (!ok || !w.wait_flush) {
-    done(std::move(w.results));
+  w->wait_flush = options_.flush_disk_type == FlushDiskType::kSyncFlush &&
+                  find_property(msgs[0].properties, "WAIT") != "false";
+  w->done = std::move(done);
+  bool lead = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    writers_.push_back(w.release());
+    if (!leader_active_) lead = leader_active_ = true;
+  }
+  // The first caller to find no active leader writes for everyone queued; the others return at
+  // once and are completed by the leader (or by the flusher once an fdatasync covers them).
+  if (lead) run_leader(/*caller=*/true);
+}
+
+void MessageStore::run_leader(bool caller) {
+  // A caller leads for a bounded number of groups so that its own put is not held up by other
+  // threads' traffic; then the background writer thread takes over.
+  constexpr int kCallerGroups = 4;
+  std::unique_lock<std::mutex> lock(mu_);
+  for (int groups = 0; !writers_.empty(); ++groups) {
+    if (caller && groups >= kCallerGroups && !stop_writer_) {
+      handoff_ = true;
+      writer_cv_.notify_one();
+      return;  // leader_active_ stays set: the writer thread inherits the role
+    }
+    write_group(lock);
+  }
+  leader_active_ = false;
+  writer_cv_.notify_all();  // shutdown waits for an idle queue
+}
+
+void MessageStore::writer_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    writer_cv_.wait(lock, [&] { return handoff_ || stop_writer_; });
+    if (handoff_) {
+      handoff_ = false;
+      lock.unlock();
+      run_leader(/*caller=*/false);
+      lock.lock();
+      continue;
+    }
+    if (stop_writer_) return;
+  }
+}
+
+void MessageStore::finish_writer(Writer* w) {
+  std::unique_ptr<Writer> owned(w);
+  const bool ok = !w->results.empty() && w->results[0].status == PutStatus::kOk;
+  if (!ok || !w->wait_flush) {
+    w->done(std::move(w->results));
     return;
   }
-  const PutResult& last = w.results.back();
+  const PutResult& last = w->results.back();
   const int64_t end = last.physical_offset + last.wrote_bytes;
-  std::vector<PutResult> results = std::move(w.results);
   {
     std::unique_lock<std::mutex> lock(flush_mu_);
     if (flushed_.load() < end && !fenced()) {
       flush_waiters_.push_back(FlushWaiter{
           end, env_->now_micros_monotonic() + options_.sync_flush_timeout_ms * 1000,
-          std::move(done), std::move(results)});
+          std::move(w->done), std::move(w->results)});
       return;
     }
   }
   if (fenced()) {
-    done(failed_results(results.size(), PutStatus::kServiceNotAvailable,
-                        "store fenced before the message was flushed: " + fence_status().message()));
+    w->done(failed_results(w->results.size(), PutStatus::kServiceNotAvailable,
+                           "store fenced before the message was flushed: " + fence_status().message()));
     return;
   }
-  done(std::move(results));
+  w->done(std::move(w->results));
 }
 
-void MessageStore::enqueue_and_write(Writer* w) {
-  std::unique_lock<std::mutex> lock(mu_);
-  writers_.push_back(w);
-  while (!w->done && w != writers_.front()) w->cv.wait(lock);
-  if (w->done) return;
-  write_group(lock, w);
-}
-
-void MessageStore::write_group(std::unique_lock<std::mutex>& lock, Writer* leader) {
+void MessageStore::write_group(std::unique_lock<std::mutex>& lock) {
   constexpr size_t kMaxGroupBytes = 4 << 20;
   std::vector<Writer*> group;
   size_t group_bytes = 0;
@@ -267,13 +303,12 @@ void MessageStore::write_group(std::unique_lock<std::mutex>& lock, Writer* leade
     group.push_back(w);
     group_bytes += bytes;
   }
+  for (size_t i = 0; i < group.size(); ++i) writers_.pop_front();
+  // Completions run without mu_ so that callbacks never block the queue.
   auto finish = [&] {
-    for (size_t i = 0; i < group.size(); ++i) writers_.pop_front();
-    for (Writer* w : group) {
-      w->done = true;
-      if (w != leader) w->cv.notify_one();
-    }
-    if (!writers_.empty()) writers_.front()->cv.notify_one();
+    lock.unlock();
+    for (Writer* w : group) finish_writer(w);
+    lock.lock();
   };
 
   Status reject;

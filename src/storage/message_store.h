@@ -146,9 +146,10 @@ class MessageStore {
   Status recover();
   Status recover_crashed(const Result<StoreCheckpoint>& ckpt);
   void start_threads();
-  void write_group(std::unique_lock<std::mutex>& lock, Writer* leader);
-  void enqueue_and_write(Writer* w);
-  void complete(Writer* w);
+  void write_group(std::unique_lock<std::mutex>& lock);
+  void run_leader(bool caller);
+  void writer_loop();
+  void finish_writer(Writer* w);
   void fence(const Status& st);
   void flusher_loop();
   void flush_watcher_loop();
@@ -175,6 +176,10 @@ class MessageStore {
   // Put path (LevelDB-style writer queue: the front writer writes for the whole group).
   std::mutex mu_;
   std::deque<Writer*> writers_;
+  bool leader_active_ = false;  // one thread at a time writes groups
+  bool handoff_ = false;        // a caller passed leadership to the writer thread
+  bool stop_writer_ = false;
+  std::condition_variable writer_cv_;
   int64_t appended_ = 0;
   int64_t last_store_timestamp_ = 0;
   std::unordered_map<std::string, int64_t> queue_offsets_;  // "topic\x01queue" -> next offset
@@ -220,7 +225,7 @@ class MessageStore {
   std::atomic<int64_t> pending_min_physical_offset_{-1};  // retention -> dispatcher
   std::mutex listener_mu_;
   bool stopped_ = false;
-  std::thread flusher_, watcher_, dispatcher_, housekeeper_;
+  std::thread writer_, flusher_, watcher_, dispatcher_, housekeeper_;
 };
 
 }  // namespace holdfast
