@@ -33,6 +33,9 @@ inline constexpr size_t kBinaryHeaderFixedSize = kBinaryCodeSize + kBinaryLangua
                                                   kBinaryVersionSize + kBinaryOpaqueSize +
                                                   kBinaryFlagSize + kBinaryRemarkLengthSize +
                                                   kBinaryExtLengthSize;  // 21
+// Offset of the remark length: code, language, version, opaque and flag come first.
+inline constexpr size_t kBinaryRemarkPos =
+    kBinaryCodeSize + kBinaryLanguageSize + kBinaryVersionSize + kBinaryOpaqueSize + kBinaryFlagSize;  // 13
 // One extFields entry: [int16 keyLen][key][int32 valLen][val].
 inline constexpr size_t kBinaryExtKeyLengthSize = 2;
 inline constexpr size_t kBinaryExtValueLengthSize = 4;
