@@ -343,3 +343,108 @@ TEST_F(MessageStoreTest, CrashRecoveryTruncatesTornTailAndKeepsAcknowledged) {
 
 }  // namespace
 }  // namespace holdfast
+
+namespace holdfast {
+namespace {
+
+// Store-level corruption catalogue: damage written into the log behind the store's back is found
+// by the recovery scan, which keeps everything before it and nothing after it.
+class StoreCorruptionTest : public MessageStoreTest {
+ protected:
+  // Puts n messages and returns their results; then stops the store as a crash would.
+  std::vector<PutResult> fill_and_crash(int n) {
+    open();
+    std::vector<PutResult> out;
+    for (int i = 0; i < n; ++i) out.push_back(store_->put(make_message("t", 0, "msg-" + std::to_string(i))));
+    crash();
+    return out;
+  }
+  void damage(int64_t offset, const std::string& bytes) {
+    auto f = env_.open_file("/store/commitlog/00000000000000000000", OpenMode::kMustExist);
+    ASSERT_TRUE(f.is_ok());
+    ASSERT_TRUE((*f)->write_at(static_cast<uint64_t>(offset), bytes.data(), bytes.size()).is_ok());
+    ASSERT_TRUE((*f)->sync().is_ok());
+  }
+  // After recovery exactly the first `kept` records remain.
+  void expect_kept(const std::vector<PutResult>& puts, size_t kept) {
+    open();
+    EXPECT_TRUE(store_->recovery_info().crashed);
+    EXPECT_EQ(store_->max_offset_in_queue("t", 0), static_cast<int64_t>(kept));
+    EXPECT_EQ(store_->written_offset(), puts[kept].physical_offset);
+    for (size_t i = 0; i < puts.size(); ++i) {
+      EXPECT_EQ(store_->read_record(puts[i].physical_offset).is_ok(), i < kept) << "record " << i;
+    }
+    // The store appends after the cut and the new record is readable.
+    PutResult r = store_->put(make_message("t", 0, "after"));
+    ASSERT_EQ(r.status, PutStatus::kOk);
+    EXPECT_EQ(r.physical_offset, puts[kept].physical_offset);
+    EXPECT_EQ(r.queue_offset, static_cast<int64_t>(kept));
+  }
+};
+
+TEST_F(StoreCorruptionTest, BadCrcCutsTheLogAtThatRecord) {
+  auto puts = fill_and_crash(10);
+  damage(puts[6].physical_offset + 90, "X");  // a body byte
+  expect_kept(puts, 6);
+}
+
+TEST_F(StoreCorruptionTest, BadMagicCutsTheLog) {
+  auto puts = fill_and_crash(10);
+  damage(puts[3].physical_offset + 4, std::string("\x12\x34\x56\x78", 4));
+  expect_kept(puts, 3);
+}
+
+TEST_F(StoreCorruptionTest, BadSizeCutsTheLog) {
+  auto puts = fill_and_crash(10);
+  damage(puts[8].physical_offset, std::string("\x00\x00\x00\x30", 4));
+  expect_kept(puts, 8);
+}
+
+TEST_F(StoreCorruptionTest, TornTailIsErased) {
+  auto puts = fill_and_crash(10);
+  // The last record keeps only its first 40 bytes; the rest of it never reached the disk.
+  damage(puts[9].physical_offset + 40, std::string(static_cast<size_t>(puts[9].wrote_bytes - 40), '\0'));
+  expect_kept(puts, 9);
+  // The garbage after the cut was erased: a later crash cannot resurrect it.
+  crash();
+  open();
+  EXPECT_EQ(store_->max_offset_in_queue("t", 0), 10);  // 9 kept + "after"
+}
+
+TEST_F(StoreCorruptionTest, RecordEndingExactlyAtTheBlankBoundary) {
+  open();
+  // Fill segment 0 so that a record ends exactly 8 bytes before the segment end, leaving room
+  // for nothing but the blank record.
+  const int64_t seg = options_.commit_log_segment_size;
+  const int64_t overhead = encoded_record_size(make_message("t", 0, ""));
+  int64_t pos = 0;
+  while (seg - pos - 8 > overhead + 4000) {
+    PutResult r = store_->put(make_message("t", 0, std::string(4000, 'f')));
+    ASSERT_EQ(r.status, PutStatus::kOk);
+    pos = r.physical_offset + r.wrote_bytes;
+  }
+  const int64_t body = seg - pos - 8 - overhead;
+  ASSERT_GE(body, 0);
+  PutResult exact = store_->put(make_message("t", 0, std::string(static_cast<size_t>(body), 'e')));
+  ASSERT_EQ(exact.status, PutStatus::kOk);
+  EXPECT_EQ(exact.physical_offset + exact.wrote_bytes, seg - 8);
+  PutResult next = store_->put(make_message("t", 0, "next"));
+  EXPECT_EQ(next.physical_offset, seg) << "the blank record fills exactly the last 8 bytes";
+  char blank[8];
+  size_t got = 0;
+  auto f = env_.open_file("/store/commitlog/00000000000000000000", OpenMode::kMustExist);
+  ASSERT_TRUE((*f)->read_at(static_cast<uint64_t>(seg - 8), 8, blank, &got).is_ok());
+  EXPECT_EQ(get_be32s(blank), 8);
+  EXPECT_EQ(get_be32(blank + 4), format::kBlankMagic);
+  const int64_t count = store_->max_offset_in_queue("t", 0) + 0;
+  crash();
+  open();
+  wait_visible();
+  EXPECT_EQ(store_->written_offset(), next.physical_offset + next.wrote_bytes);
+  GetResult g = store_->get_messages("t", 0, 0, 1000, 1 << 30);
+  EXPECT_EQ(static_cast<int64_t>(g.records.size()), count > 0 ? count : static_cast<int64_t>(g.records.size()));
+  EXPECT_EQ(view_of(g.records.back()).body, "next");
+}
+
+}  // namespace
+}  // namespace holdfast
