@@ -4,8 +4,10 @@
 
 #include <arpa/inet.h>
 #include <pwd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
@@ -141,7 +143,7 @@ void register_broker_config(ConfigRegistry& r, BrokerConfig* c) {
       .with_rule("not empty", rule_not_empty);
   r.add_string("brokerName", &c->broker_name, host_name(),
                "Broker group name; a master and its slaves share it.")
-      .with_documented_default("host name")
+      .with_documented_default("this host's name")
       .with_rule("not empty", rule_not_empty);
   r.add_int64("brokerId", &c->broker_id, 0, 0, kInt64Max,
               "0 for the master; 1 or more for a slave.");
@@ -163,7 +165,7 @@ void register_broker_config(ConfigRegistry& r, BrokerConfig* c) {
              {{"ASYNC_MASTER", BrokerRole::kAsyncMaster},
               {"SYNC_MASTER", BrokerRole::kSyncMaster},
               {"SLAVE", BrokerRole::kSlave}},
-             "SYNC_MASTER acknowledges a put once a slave has it; ASYNC_MASTER at once.");
+             "SYNC_MASTER acknowledges a put once a slave has it, ASYNC_MASTER at once; SLAVE replicates.");
   r.add_int32("haListenPort", &c->ha_listen_port, 0, 0, 65535,
               "Port the master serves replication on; 0 = listenPort + 1.");
   r.add_string("haMasterAddress", &c->ha_master_address, "",
@@ -175,7 +177,7 @@ void register_broker_config(ConfigRegistry& r, BrokerConfig* c) {
   r.begin_group("Storage");
   r.add_string("storePathRootDir", &c->store_path_root_dir, home_dir() + "/store",
                "Root of the store: commit log, consume queues, index, checkpoint. A leading ~/ is expanded.")
-      .with_documented_default("~/store")
+      .with_documented_default("$HOME/store")
       .with_normalize(expand_home)
       .with_rule("not empty", rule_not_empty);
   r.add_string("storePathCommitLog", &c->store_path_commit_log, "",
@@ -183,10 +185,10 @@ void register_broker_config(ConfigRegistry& r, BrokerConfig* c) {
       .with_normalize(expand_home);
   r.add_int32("mappedFileSizeCommitLog", &c->mapped_file_size_commit_log, 1073741824, 1 << 20,
               kInt32Max,
-              "Bytes per commit-log segment; at least maxMessageSize + 68 KiB. Existing segments keep their size.");
+              "Bytes per commit-log segment; at least maxMessageSize + 68 KiB. Fixed once the store has data.");
   r.add_int32("mappedFileSizeConsumeQueue", &c->mapped_file_size_consume_queue, 6000000,
               kConsumeQueueUnitSize, kInt32Max,
-              "Bytes per consume-queue file (20-byte units).")
+              "Bytes per consume-queue file (20-byte units). Fixed once the store has data.")
       .with_rule("multiple of 20", rule_multiple_of_unit);
   r.add_int32("maxMessageSize", &c->max_message_size, 4194304, 1, kInt32Max,
               "Largest accepted message body in bytes.");
@@ -261,6 +263,23 @@ void register_broker_config(ConfigRegistry& r, BrokerConfig* c) {
               "Milliseconds after a half message's birth before it is first checked.");
   r.add_int32("transactionCheckMax", &c->transaction_check_max, 15, 1, kInt32Max,
               "Check-backs before a half message is discarded.");
+
+  // RocketMQ keys operators' files often carry that Holdfast does not implement. The store-path
+  // ones come from widely copied example files; RocketMQ itself ignores them.
+  const std::string kUnderRoot =
+      "Holdfast keeps it under storePathRootDir (RocketMQ ignores this key too); remove the line";
+  for (const char* key : {"storePathConsumeQueue", "storePathIndex", "storeCheckpoint", "abortFile"}) {
+    r.add_unsupported(key, kUnderRoot);
+  }
+  r.add_unsupported("brokerIP2", "a separate HA address is not implemented; remove the line");
+  r.add_unsupported("transientStorePoolEnable",
+                    "Holdfast writes the commit log with pwrite and has no off-heap pool", "false");
+  r.add_unsupported("enableDLegerCommitLog", "DLedger is not implemented; use brokerRole", "false");
+  r.add_unsupported("enableControllerMode", "controller mode is not implemented; use brokerRole",
+                    "false");
+  r.add_unsupported("totalReplicas", "quorum writes are not implemented; SYNC_MASTER waits for one slave");
+  r.add_unsupported("inSyncReplicas", "quorum writes are not implemented; SYNC_MASTER waits for one slave");
+  r.add_unsupported("aclEnable", "ACL is not implemented; the broker would run unprotected", "false");
 }
 
 BrokerConfig default_broker_config() {

@@ -80,11 +80,17 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
   return out;
 }
 
+// Table cells: '|' would end the cell and '<' could open an HTML tag that hides the text.
 std::string markdown_cell(std::string_view s) {
   std::string out;
   for (char c : s) {
-    if (c == '|') out += '\\';
-    out += c;
+    if (c == '|') {
+      out += "\\|";
+    } else if (c == '<') {
+      out += "&lt;";
+    } else {
+      out += c;
+    }
   }
   return out;
 }
@@ -112,6 +118,7 @@ ConfigEntry& ConfigEntry::with_rule(std::string rule,
 
 ConfigEntry& ConfigEntry::with_documented_default(std::string text) {
   default_text = std::move(text);
+  default_is_description = true;
   return *this;
 }
 
@@ -256,6 +263,12 @@ ConfigEntry& ConfigRegistry::add_string(std::string key, std::string* field,
   return add_entry(std::move(e));
 }
 
+void ConfigRegistry::add_unsupported(std::string key, std::string reason,
+                                     std::string harmless_value) {
+  HF_CHECK(!index_.count(key), "config key both supported and unsupported: ", key);
+  unsupported_.emplace(std::move(key), Unsupported{std::move(reason), lower(harmless_value)});
+}
+
 const ConfigEntry* ConfigRegistry::find(std::string_view key) const {
   const auto it = index_.find(std::string(key));
   return it == index_.end() ? nullptr : &entries_[it->second];
@@ -278,7 +291,8 @@ std::string ConfigRegistry::closest_key(std::string_view key) const {
 }
 
 std::string ConfigRegistry::parse_assignment(const std::string& where, std::string_view line,
-                                             std::vector<Assignment>* out) const {
+                                             std::vector<Assignment>* out,
+                                             std::vector<std::string>* notes) const {
   const size_t eq = line.find('=');
   if (eq == std::string_view::npos) {
     return where + ": expected key=value, got '" + std::string(line) + "'";
@@ -286,6 +300,14 @@ std::string ConfigRegistry::parse_assignment(const std::string& where, std::stri
   const std::string key(trim(line.substr(0, eq)));
   const std::string_view raw = trim(line.substr(eq + 1));
   if (key.empty()) return where + ": missing key before '=' in '" + std::string(line) + "'";
+  if (const auto u = unsupported_.find(key); u != unsupported_.end()) {
+    if (!u->second.harmless_value.empty() && lower(raw) == u->second.harmless_value) {
+      notes->push_back(where + ": ignored RocketMQ key '" + key + "=" + std::string(raw) +
+                       "' (not implemented; this value changes nothing)");
+      return "";
+    }
+    return where + ": unsupported RocketMQ key '" + key + "': " + u->second.reason;
+  }
   const auto it = index_.find(key);
   if (it == index_.end()) {
     const std::string suggestion = closest_key(key);
@@ -340,7 +362,9 @@ std::string ConfigRegistry::parse_assignment(const std::string& where, std::stri
   return "";
 }
 
-void ConfigRegistry::apply(const std::vector<Assignment>& assignments) {
+void ConfigRegistry::apply(const std::vector<Assignment>& assignments,
+                           std::vector<std::string> notes) {
+  for (std::string& note : notes) warnings_.push_back(std::move(note));
   std::unordered_map<size_t, std::string> first_seen;
   for (const Assignment& a : assignments) {
     const auto [it, inserted] = first_seen.emplace(a.entry, a.origin);
@@ -357,6 +381,7 @@ void ConfigRegistry::apply(const std::vector<Assignment>& assignments) {
 Status ConfigRegistry::parse_text(std::string_view source, std::string_view text) {
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // UTF-8 byte-order mark
   std::vector<Assignment> assignments;
+  std::vector<std::string> notes;
   std::vector<std::string> errors;
   size_t line_number = 0;
   while (!text.empty() || line_number == 0) {
@@ -371,11 +396,11 @@ Status ConfigRegistry::parse_text(std::string_view source, std::string_view text
       errors.push_back(where + ": line continuation ('\\' at the end of a line) is not supported");
       continue;
     }
-    std::string error = parse_assignment(where, line, &assignments);
+    std::string error = parse_assignment(where, line, &assignments, &notes);
     if (!error.empty()) errors.push_back(std::move(error));
   }
   if (!errors.empty()) return Status::invalid_argument(join(errors, "\n"));
-  apply(assignments);
+  apply(assignments, std::move(notes));
   return Status::ok();
 }
 
@@ -391,16 +416,17 @@ Status ConfigRegistry::load_file(Env* env, const std::string& path) {
 
 Status ConfigRegistry::parse_overrides(const std::vector<std::string>& args) {
   std::vector<Assignment> assignments;
+  std::vector<std::string> notes;
   std::vector<std::string> errors;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string_view arg = trim(args[i]);
     if (arg.substr(0, 2) == "--") arg.remove_prefix(2);
     std::string error = parse_assignment("command line argument " + std::to_string(i + 1), arg,
-                                         &assignments);
+                                         &assignments, &notes);
     if (!error.empty()) errors.push_back(std::move(error));
   }
   if (!errors.empty()) return Status::invalid_argument(join(errors, "\n"));
-  apply(assignments);
+  apply(assignments, std::move(notes));
   return Status::ok();
 }
 
@@ -445,8 +471,23 @@ std::string ConfigRegistry::markdown(std::string_view preamble) const {
     out += "|---|---|---|---|---|\n";
     for (const ConfigEntry* e : entries) {
       out += "| `" + e->key + "` | " + config_type_name(e->type) + " | " +
-             (e->default_text.empty() ? "(empty)" : "`" + e->default_text + "`") + " | " +
+             (e->default_text.empty()       ? std::string("(empty)")
+              : e->default_is_description ? markdown_cell(e->default_text)
+                                          : "`" + e->default_text + "`") +
+             " | " +
              markdown_cell(e->range_text()) + " | " + markdown_cell(e->doc) + " |\n";
+    }
+  }
+  if (!unsupported_.empty()) {
+    out += "\n## RocketMQ keys not supported\n\n";
+    out += "Setting one of these stops start-up, except to the harmless value shown, which is only a "
+           "warning.\n\n";
+    out += "| Key | Harmless value | Why |\n";
+    out += "|---|---|---|\n";
+    for (const auto& [key, u] : unsupported_) {
+      out += "| `" + key + "` | " +
+             (u.harmless_value.empty() ? std::string() : "`" + u.harmless_value + "`") + " | " +
+             markdown_cell(u.reason) + " |\n";
     }
   }
   return out;

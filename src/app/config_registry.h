@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,7 @@ struct ConfigEntry {
   // The default as documented. Equal to the applied default except for computed defaults
   // (hostname, $HOME), whose documented form must not depend on the machine that renders docs.
   std::string default_text;
+  bool default_is_description = false;  // default_text describes a value ("host name")
   std::optional<int64_t> min_int, max_int;     // kInt32 / kInt64; absent = the type's limit
   std::optional<double> min_real, max_real;    // kDouble
   std::vector<std::string> allowed;            // kEnum, in documentation order
@@ -90,6 +92,12 @@ class ConfigRegistry {
   ConfigEntry& add_enum(std::string key, E* field, E default_value,
                         std::vector<std::pair<std::string, E>> values, std::string doc);
 
+  // A key RocketMQ has and this binary does not implement. Setting it is an error that says so
+  // (`reason` tells the operator what to do), instead of "unknown key" with a misleading
+  // suggestion (brokerIP2 is not a typo of brokerIP1). Setting it to `harmless_value` (compared
+  // case-insensitively; typically a feature switch's "false") is only a warning.
+  void add_unsupported(std::string key, std::string reason, std::string harmless_value = "");
+
   // Parses RocketMQ broker.conf text: `key=value` lines, whole-line `#` or `!` comments, blank
   // lines; key and value are trimmed; a later duplicate overrides an earlier one (with a warning).
   // `source` names the text in messages ("broker.conf:7: ..."). All or nothing: on error no field
@@ -101,7 +109,7 @@ class ConfigRegistry {
   // all-or-nothing behaviour as parse_text; call it after load_file so the command line wins.
   Status parse_overrides(const std::vector<std::string>& args);
 
-  // Warnings from the parses so far (duplicate keys), for the caller to log.
+  // Warnings from the parses so far (duplicate keys, ignored RocketMQ keys), for the caller to log.
   const std::vector<std::string>& warnings() const { return warnings_; }
   const std::deque<ConfigEntry>& entries() const { return entries_; }
   const ConfigEntry* find(std::string_view key) const;
@@ -111,7 +119,8 @@ class ConfigRegistry {
 
   // --help text: keys grouped, each with its type, range, default and meaning.
   std::string help_text() const;
-  // Markdown: `preamble` verbatim, then one table per group (key, type, default, range, meaning).
+  // Markdown: `preamble` verbatim, then one table per group (key, type, default, range, meaning),
+  // then the unsupported RocketMQ keys.
   std::string markdown(std::string_view preamble) const;
   // The effective value of every key with where it came from, for the start-up log:
   // "listenPort=10911 (broker.conf:5)", "flushDiskType=SYNC_FLUSH (default)".
@@ -125,17 +134,22 @@ class ConfigRegistry {
   };
 
   ConfigEntry& add_entry(ConfigEntry entry);
-  // Parses one `key=value` item at `where` ("broker.conf:7"); on success appends to `out` and
-  // returns "", else returns the full error message.
+  // Parses one `key=value` item at `where` ("broker.conf:7"); on success appends to `out` (or,
+  // for an ignored key, to `notes`) and returns "", else returns the full error message.
   std::string parse_assignment(const std::string& where, std::string_view line,
-                               std::vector<Assignment>* out) const;
+                               std::vector<Assignment>* out, std::vector<std::string>* notes) const;
   // Applies after every item of one source parsed cleanly; warns about duplicates within it.
-  void apply(const std::vector<Assignment>& assignments);
+  void apply(const std::vector<Assignment>& assignments, std::vector<std::string> notes);
 
   std::string group_ = "General";
   std::deque<ConfigEntry> entries_;  // a deque: add_* hands out references that must stay valid
   std::vector<std::string> origins_;  // parallel to entries_: "default", "broker.conf:5", ...
   std::unordered_map<std::string, size_t> index_;
+  struct Unsupported {
+    std::string reason;
+    std::string harmless_value;
+  };
+  std::map<std::string, Unsupported, std::less<>> unsupported_;  // sorted: stable docs
   std::vector<std::string> warnings_;
 };
 

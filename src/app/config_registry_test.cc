@@ -164,8 +164,22 @@ TEST_F(BrokerConfigTest, UnknownKeySuggestsClosest) {
 }
 
 TEST_F(BrokerConfigTest, UnknownKeyWithoutCloseMatch) {
-  EXPECT_EQ(parse_error("enableDLegerCommitLog=true"),
-            "broker.conf:1: unknown key 'enableDLegerCommitLog' (see --help for the known keys)");
+  EXPECT_EQ(parse_error("vendorExtensionFlag=true"),
+            "broker.conf:1: unknown key 'vendorExtensionFlag' (see --help for the known keys)");
+}
+
+TEST_F(BrokerConfigTest, UnsupportedRocketMQKeys) {
+  EXPECT_EQ(parse_error("brokerIP2=10.0.0.2"),
+            "broker.conf:1: unsupported RocketMQ key 'brokerIP2': a separate HA address is not "
+            "implemented; remove the line");
+  EXPECT_EQ(parse_error("aclEnable=true"),
+            "broker.conf:1: unsupported RocketMQ key 'aclEnable': ACL is not implemented; the broker "
+            "would run unprotected");
+  ASSERT_EQ(parse_error("aclEnable=False\nlistenPort=10921"), "");  // the harmless value
+  EXPECT_EQ(config_.listen_port, 10921);
+  ASSERT_EQ(registry_.warnings().size(), 1u);
+  EXPECT_EQ(registry_.warnings()[0], "broker.conf:1: ignored RocketMQ key 'aclEnable=False' (not "
+                                     "implemented; this value changes nothing)");
 }
 
 TEST_F(BrokerConfigTest, BadInteger) {
