@@ -1,0 +1,50 @@
+// SendMessageProcessor: SEND_MESSAGE (long header names), SEND_MESSAGE_V2 (one-letter names) and
+// SEND_BATCH_MESSAGE into the store, answering with msgId / queueId / queueOffset once the store's
+// durability promise is met (facts §2.2, §2.3, §3.2, §4, §5.6).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "remoting/remoting_command.h"
+#include "storage/message_store.h"
+#include "transport/remoting_server.h"
+
+namespace holdfast::broker {
+
+// The send header with V2's one-letter names mapped to V1's long names.
+struct SendHeader {
+  std::string producer_group;
+  std::string topic;
+  std::string default_topic;
+  int32_t default_topic_queue_nums = 4;
+  int32_t queue_id = -1;
+  int32_t sys_flag = 0;
+  int64_t born_timestamp = 0;
+  int32_t flag = 0;
+  std::string properties;
+  int32_t reconsume_times = 0;
+  bool batch = false;
+};
+
+// Reads either header form; missing or malformed required fields give InvalidArgument naming the
+// field (mapped to a response with a readable remark by the processor).
+Result<SendHeader> decode_send_header(const remoting::RemotingCommand& request);
+
+// Decides the number of queues of a topic (and whether it may be written), creating it when
+// auto-creation allows. Returns the write queue count, or a Status (TopicNotExist-like message).
+using TopicResolver = std::function<Result<int32_t>(const SendHeader& header)>;
+
+class SendMessageProcessor {
+ public:
+  SendMessageProcessor(MessageStore* store, HostAddress store_host, TopicResolver resolve_topic);
+  void handle(const transport::ConnectionPtr& conn, remoting::RemotingCommand request,
+              remoting::SerializeType type);
+
+ private:
+  MessageStore* store_;
+  HostAddress store_host_;
+  TopicResolver resolve_topic_;
+};
+
+}  // namespace holdfast::broker

@@ -1,0 +1,74 @@
+// SocketConnection: one remoting connection over an Asio TCP socket, used by both the server
+// and the client side. Reads frames, routes responses to pending requests by opaque, hands
+// requests to a callback, and writes queued frames in order on its strand.
+#pragma once
+
+#include <asio.hpp>
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "remoting/frame_codec.h"
+#include "transport/remoting_server.h"
+
+namespace holdfast::transport {
+
+class SocketConnection final : public Connection {
+ public:
+  struct Callbacks {
+    // A request arrived (runs on the connection's strand).
+    std::function<void(const ConnectionPtr&, remoting::RemotingCommand, remoting::SerializeType)> on_request;
+    // The connection closed (once).
+    std::function<void(const ConnectionPtr&)> on_close;
+  };
+
+  SocketConnection(asio::ip::tcp::socket socket, uint64_t id, uint32_t max_frame_length, Callbacks callbacks);
+  ~SocketConnection() override;
+
+  // Starts reading; call once after construction (needs shared_from_this).
+  void start();
+
+  void send_response(const remoting::RemotingCommand& response, remoting::SerializeType type) override;
+  void send_request(remoting::RemotingCommand request, int64_t timeout_ms, ResponseCallback done) override;
+  void send_oneway(remoting::RemotingCommand request) override;
+  void close() override;
+  // Queues bytes as they are (tests of malformed input).
+  void send_raw(std::string bytes) { enqueue(std::move(bytes)); }
+  bool is_open() const override { return open_.load(); }
+  uint64_t id() const override { return id_; }
+  const std::string& remote_address() const override { return remote_; }
+  int64_t last_activity_ms() const { return last_activity_ms_.load(); }
+
+ private:
+  struct Pending {
+    ResponseCallback done;
+    std::shared_ptr<asio::steady_timer> timer;
+  };
+  void read_more();
+  void on_frames();
+  void enqueue(std::string frame);
+  void write_next();
+  void fail_pending(const Status& status);
+  static int64_t now_ms();
+
+  asio::ip::tcp::socket socket_;
+  asio::strand<asio::any_io_executor> strand_;
+  const uint64_t id_;
+  std::string remote_;
+  remoting::FrameDecoder decoder_;
+  Callbacks callbacks_;
+  std::array<char, 64 * 1024> read_buf_{};
+  std::deque<std::string> write_queue_;  // strand only
+  bool writing_ = false;                 // strand only
+  std::atomic<bool> open_{true};
+  std::atomic<int32_t> next_opaque_{1};
+  std::atomic<int64_t> last_activity_ms_{0};
+  std::mutex pending_mu_;
+  std::unordered_map<int32_t, Pending> pending_;
+};
+
+}  // namespace holdfast::transport
