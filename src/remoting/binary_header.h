@@ -16,7 +16,7 @@ namespace holdfast::remoting {
 // Every length is checked against the bytes that remain: a negative length, a length past the
 // end, an entry that straddles the end of the extFields block, or bytes left over after the
 // extFields block are Corruption errors naming the field and offset. Unknown language bytes
-// become OTHER; duplicate keys keep the last value.
+// become OTHER; duplicate keys keep the last value. After an error *out holds a partial result.
 Status decode_binary_header(std::string_view header, RemotingCommand* out);
 
 // Appends the binary header. Fails (InvalidArgument) when the command cannot be represented:

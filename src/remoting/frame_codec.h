@@ -63,6 +63,9 @@ class FrameDecoder {
 
   // Bytes received but not yet returned as frames.
   size_t buffered_bytes() const { return buffer_.size() - read_pos_; }
+  // Bytes held, consumed ones included (for tests and metrics): stays within about twice
+  // max_frame_length plus one chunk however the stream is split.
+  size_t buffer_size() const { return buffer_.size(); }
   const Status& error() const { return error_; }
 
  private:

@@ -29,7 +29,8 @@ namespace holdfast::remoting {
 //  - whitespace (including a trailing newline) is allowed around tokens; anything else after the
 //    object is an error.
 // Errors are Corruption with the byte offset, e.g.
-// "malformed JSON header at offset 12: expected ':' after object key".
+// "malformed JSON header at offset 12: expected ':' after object key". After an error *out
+// holds a partial result: do not use it.
 Status decode_json_header(std::string_view json, RemotingCommand* out);
 
 // Appends the Java-style JSON header: keys in alphabetical order

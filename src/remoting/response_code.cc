@@ -1,0 +1,19 @@
+// response_code_name, generated from the X-macro table in response_code.h (a duplicate code is a
+// compile error: two equal case labels).
+#include "remoting/response_code.h"
+
+namespace holdfast::remoting {
+
+const char* response_code_name(int32_t code) {
+  switch (code) {
+#define HF_REMOTING_NAME_CASE(constant, name, value) \
+  case value:                                        \
+    return name;
+    HF_REMOTING_RESPONSE_CODES(HF_REMOTING_NAME_CASE)
+#undef HF_REMOTING_NAME_CASE
+    default:
+      return "UNKNOWN";
+  }
+}
+
+}  // namespace holdfast::remoting
