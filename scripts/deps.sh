@@ -2,7 +2,8 @@
 # Installs the Debian packages Holdfast builds and tests with, only those that are missing.
 set -euo pipefail
 packages=(build-essential cmake ccache pkg-config zlib1g-dev libspdlog-dev libfmt-dev
-          libgtest-dev libgmock-dev libbenchmark-dev libasio-dev libcli11-dev)
+          libgtest-dev libgmock-dev libbenchmark-dev libasio-dev libcli11-dev
+          clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
