@@ -151,13 +151,6 @@ void MessageStore::fence(const Status& st) {
 
 namespace {
 
-std::string queue_key(const std::string& topic, int32_t queue_id) {
-  std::string k = topic;
-  k.push_back('\x01');
-  k += std::to_string(queue_id);
-  return k;
-}
-
 std::vector<PutResult> failed_results(size_t n, PutStatus status, const std::string& remark) {
   std::vector<PutResult> out(n);
   for (auto& r : out) {
@@ -487,10 +480,7 @@ void MessageStore::flusher_loop() {
     std::vector<FlushWaiter> ready;
     if (!st.is_ok()) {
       fence(st);
-      for (auto& w : flush_waiters_) {
-        w.result = PutResult{};
-        ready.push_back(std::move(w));
-      }
+      for (auto& w : flush_waiters_) ready.push_back(std::move(w));
       flush_waiters_.clear();
       lock.unlock();
       for (auto& w : ready) {

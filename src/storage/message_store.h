@@ -139,8 +139,9 @@ class MessageStore {
     int64_t deadline_us;
     std::function<void(std::vector<PutResult>)> done;
     std::vector<PutResult> results;
-    PutResult result;
   };
+  // "topic\x01queue": the key of queue_offsets_ and queues_ (one format for both).
+  static std::string queue_key(const std::string& topic, int32_t queue_id);
 
   MessageStore(Env* env, StoreOptions options);
   Status recover();

@@ -24,15 +24,16 @@ const char* get_status_name(GetStatus s) {
 }
 
 namespace {
-std::string cq_key(const std::string& topic, int32_t queue_id) {
+constexpr size_t kDispatchReadBytes = 4 << 20;
+constexpr int64_t kDispatchBatchBytes = 256 << 10;
+}  // namespace
+
+std::string MessageStore::queue_key(const std::string& topic, int32_t queue_id) {
   std::string k = topic;
   k.push_back('\x01');
   k += std::to_string(queue_id);
   return k;
 }
-constexpr size_t kDispatchReadBytes = 4 << 20;
-constexpr int64_t kDispatchBatchBytes = 256 << 10;
-}  // namespace
 
 void MessageStore::publish_confirmed(int64_t offset) {
   confirmed_.store(offset, std::memory_order_release);
@@ -52,7 +53,7 @@ void MessageStore::set_arrival_listener(ArrivalListener listener) {
 
 ConsumeQueue* MessageStore::find_consume_queue(const std::string& topic, int32_t queue_id) const {
   std::shared_lock<std::shared_mutex> lock(queues_mu_);
-  auto it = queues_.find(cq_key(topic, queue_id));
+  auto it = queues_.find(queue_key(topic, queue_id));
   return it == queues_.end() ? nullptr : it->second.get();
 }
 
@@ -65,7 +66,7 @@ Result<ConsumeQueue*> MessageStore::consume_queue_for(const std::string& topic, 
   HF_ASSIGN_OR_RETURN(auto cq, ConsumeQueue::open(env_, dir, topic, queue_id,
                                                   options_.consume_queue_units_per_file));
   std::unique_lock<std::shared_mutex> lock(queues_mu_);
-  auto& slot = queues_[cq_key(topic, queue_id)];
+  auto& slot = queues_[queue_key(topic, queue_id)];
   if (!slot) slot = std::move(cq);
   return slot.get();
 }
