@@ -1,0 +1,65 @@
+// The broker's JSON configuration files (topics.json, subscriptionGroup.json, ...): loading with
+// fallback to the ".bak" copy, atomic persisting that keeps the previous content as ".bak", the
+// DataVersion stamp, and lenient field readers for files and bodies written by Java brokers/tools.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "base/status.h"
+#include "env/env.h"
+
+namespace holdfast::broker {
+
+// RocketMQ's DataVersion: name servers re-read a broker's topics only when it changes.
+struct DataVersion {
+  int64_t state_version = 0;
+  int64_t timestamp = 0;
+  int64_t counter = 0;
+
+  // The next version after a change at now_ms.
+  void next(int64_t now_ms) {
+    timestamp = now_ms;
+    ++counter;
+  }
+  friend bool operator==(const DataVersion&, const DataVersion&) = default;
+};
+
+nlohmann::json data_version_json(const DataVersion& version);
+// Missing fields keep their zero default.
+Result<DataVersion> data_version_from_json(const nlohmann::json& value);
+
+// Compact JSON text (no whitespace, keys in alphabetical order as fastjson writes them). Invalid
+// UTF-8 is replaced rather than thrown on.
+std::string dump_compact(const nlohmann::json& value);
+// Tab-indented JSON, the layout of the files a Java broker writes.
+std::string dump_pretty(const nlohmann::json& value);
+// Parses JSON text; Corruption with the parser's position on failure. Never throws.
+Result<nlohmann::json> parse_json(std::string_view text, std::string_view what);
+
+// Field readers for JSON objects. A missing or null field gives `fallback`. Numbers may also be
+// strings holding a decimal integer ("8"), booleans may be "true"/"false": Java tools send both.
+// A wrong type or an out-of-range value is InvalidArgument naming the field.
+Result<int64_t> int_field(const nlohmann::json& object, std::string_view key, int64_t fallback);
+Result<int32_t> int32_field(const nlohmann::json& object, std::string_view key, int32_t fallback);
+Result<bool> bool_field(const nlohmann::json& object, std::string_view key, bool fallback);
+Result<std::string> string_field(const nlohmann::json& object, std::string_view key, std::string fallback);
+
+// Reads `path` and hands its text to `parse`. If the file is missing, or `parse` rejects it,
+// `path`.bak is tried the same way. Returns OK without calling `parse` when neither file exists;
+// returns the main file's error when it exists but neither copy could be used (a broker must not
+// start with an empty table over a damaged file). `parse` must leave its target unchanged unless
+// it returns OK.
+Status load_config_file(Env* env, const std::string& path,
+                        const std::function<Status(const std::string& text)>& parse);
+
+// Writes `contents` to `path` durably and atomically (temp file, sync, rename, directory sync),
+// after saving the current content of `path`, if any, as `path`.bak the same way. Creates the
+// parent directory when missing.
+Status persist_config_file(Env* env, const std::string& path, const std::string& contents);
+
+}  // namespace holdfast::broker
