@@ -1,0 +1,280 @@
+// Consumer offsets: the table, its file format (with fastjson's unquoted integer keys) and the
+// periodic persist thread.
+#include "broker/consumer_offset_manager.h"
+
+#include <chrono>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "base/logging.h"
+#include "remoting/remoting_command.h"
+
+namespace holdfast::broker {
+
+namespace {
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// Wraps bare integer object keys in quotes: {0:12,1:40} -> {"0":12,"1":40}, leaving strings
+// untouched. In standard JSON a number never sits between '{' or ',' and ':', so only the
+// non-standard keys fastjson writes for integer-keyed maps are changed.
+std::string quote_bare_integer_keys(std::string_view in) {
+  std::string out;
+  out.reserve(in.size() + 16);
+  bool in_string = false;
+  for (size_t i = 0; i < in.size(); ++i) {
+    const char c = in[i];
+    out.push_back(c);
+    if (in_string) {
+      if (c == '\\' && i + 1 < in.size()) {
+        out.push_back(in[++i]);
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      continue;
+    }
+    if (c != '{' && c != ',') continue;
+    size_t j = i + 1;
+    while (j < in.size() && is_space(in[j])) ++j;
+    size_t k = j;
+    if (k < in.size() && in[k] == '-') ++k;
+    const size_t digits_begin = k;
+    while (k < in.size() && is_digit(in[k])) ++k;
+    if (k == digits_begin) continue;
+    size_t m = k;
+    while (m < in.size() && is_space(in[m])) ++m;
+    if (m >= in.size() || in[m] != ':') continue;
+    out.append(in.substr(i + 1, j - (i + 1)));
+    out.push_back('"');
+    out.append(in.substr(j, k - j));
+    out.push_back('"');
+    i = k - 1;
+  }
+  return out;
+}
+
+bool json_to_int64(const nlohmann::json& v, int64_t* out) {
+  if (v.is_number_integer()) {
+    *out = v.get<int64_t>();
+    return true;
+  }
+  if (v.is_string()) {
+    auto parsed = remoting::parse_decimal_int64(v.get_ref<const std::string&>());
+    if (parsed) *out = *parsed;
+    return parsed.has_value();
+  }
+  return false;
+}
+
+}  // namespace
+
+ConsumerOffsetManager::ConsumerOffsetManager(Env* env, std::string path) : env_(env), path_(std::move(path)) {}
+
+ConsumerOffsetManager::~ConsumerOffsetManager() {
+  if (thread_.joinable()) {
+    Status st = stop();
+    if (!st.is_ok()) logger("broker")->error("consumer offsets: final persist failed: {}", st.to_string());
+  }
+}
+
+Result<ConsumerOffsetManager::Table> ConsumerOffsetManager::decode(const std::string& text) {
+  const std::string normalized = quote_bare_integer_keys(text);
+  nlohmann::json root = nlohmann::json::parse(normalized, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded() || !root.is_object()) return Status::corruption("not a JSON object");
+  Table table;
+  auto it = root.find("offsetTable");
+  if (it == root.end() || it->is_null()) return table;
+  if (!it->is_object()) return Status::corruption("offsetTable is not an object");
+  for (const auto& [key, queues] : it->items()) {
+    const size_t at = key.find('@');
+    if (at == std::string::npos || at == 0 || at + 1 == key.size() || !queues.is_object()) {
+      logger("broker")->warn("consumer offsets: skipping malformed entry '{}'", key);
+      continue;
+    }
+    auto& row = table[Key(key.substr(0, at), key.substr(at + 1))];
+    for (const auto& [queue_text, offset_value] : queues.items()) {
+      auto queue_id = remoting::parse_decimal_int64(queue_text);
+      int64_t offset = 0;
+      if (!queue_id || *queue_id < 0 || *queue_id > std::numeric_limits<int32_t>::max() ||
+          !json_to_int64(offset_value, &offset)) {
+        logger("broker")->warn("consumer offsets: skipping malformed queue entry {} in '{}'", queue_text, key);
+        continue;
+      }
+      row[static_cast<int32_t>(*queue_id)] = offset;
+    }
+  }
+  return table;
+}
+
+std::string ConsumerOffsetManager::encode() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string out = "{\"offsetTable\":{";
+  bool first_row = true;
+  for (const auto& [key, row] : table_) {
+    out += first_row ? "\n\t" : ",\n\t";
+    first_row = false;
+    out += nlohmann::json(key.first + "@" + key.second).dump();
+    out += ":{";
+    bool first = true;
+    for (const auto& [queue_id, offset] : row) {
+      if (!first) out += ",";
+      first = false;
+      out += std::to_string(queue_id);
+      out += ":";
+      out += std::to_string(offset);
+    }
+    out += "}";
+  }
+  out += first_row ? "}}" : "\n}}";
+  out += "\n";
+  return out;
+}
+
+Status ConsumerOffsetManager::load() {
+  const std::string bak = path_ + ".bak";
+  Status main_error;
+  const bool main_exists = env_->file_exists(path_);
+  if (main_exists) {
+    auto text = read_file_to_string(env_, path_);
+    if (text.is_ok()) {
+      auto table = decode(*text);
+      if (table.is_ok()) {
+        std::lock_guard<std::mutex> pl(persist_mu_);
+        std::lock_guard<std::mutex> lock(mu_);
+        table_ = std::move(table).value();
+        persisted_ = std::move(text).value();
+        return Status::ok();
+      }
+      main_error = Status::corruption(path_ + ": " + table.status().message());
+    } else {
+      main_error = text.status();
+    }
+    logger("broker")->warn("consumer offsets: cannot use {} ({}); trying {}", path_, main_error.to_string(), bak);
+  }
+  if (env_->file_exists(bak)) {
+    auto text = read_file_to_string(env_, bak);
+    if (text.is_ok()) {
+      auto table = decode(*text);
+      if (table.is_ok()) {
+        std::lock_guard<std::mutex> pl(persist_mu_);
+        std::lock_guard<std::mutex> lock(mu_);
+        table_ = std::move(table).value();
+        persisted_.clear();  // the main file does not hold this content
+        logger("broker")->warn("consumer offsets: loaded from {}", bak);
+        return Status::ok();
+      }
+      if (main_error.is_ok()) main_error = Status::corruption(bak + ": " + table.status().message());
+    } else if (main_error.is_ok()) {
+      main_error = text.status();
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  table_.clear();
+  return main_error;  // OK when neither file exists
+}
+
+Status ConsumerOffsetManager::persist() {
+  std::lock_guard<std::mutex> pl(persist_mu_);
+  std::string content = encode();
+  if (content == persisted_) return Status::ok();
+  HF_RETURN_IF_ERROR(env_->create_dirs(parent_dir(path_)));
+  // Keep the file being replaced as the .bak copy, but never replace a good .bak with a damaged
+  // main file.
+  std::string previous = persisted_;
+  if (previous.empty() && env_->file_exists(path_)) {
+    auto text = read_file_to_string(env_, path_);
+    if (text.is_ok() && decode(*text).is_ok()) previous = std::move(text).value();
+  }
+  if (!previous.empty()) HF_RETURN_IF_ERROR(write_file_atomically(env_, path_ + ".bak", previous));
+  HF_RETURN_IF_ERROR(write_file_atomically(env_, path_, content));
+  persisted_ = std::move(content);
+  return Status::ok();
+}
+
+void ConsumerOffsetManager::start(int64_t interval_ms) {
+  std::lock_guard<std::mutex> lock(thread_mu_);
+  if (thread_.joinable()) return;
+  stop_requested_ = false;
+  thread_ = std::thread([this, interval_ms] { persist_loop(interval_ms); });
+}
+
+Status ConsumerOffsetManager::stop() {
+  {
+    std::lock_guard<std::mutex> lock(thread_mu_);
+    stop_requested_ = true;
+  }
+  thread_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  return persist();
+}
+
+void ConsumerOffsetManager::persist_loop(int64_t interval_ms) {
+  std::unique_lock<std::mutex> lock(thread_mu_);
+  while (!stop_requested_) {
+    thread_cv_.wait_for(lock, std::chrono::milliseconds(interval_ms), [this] { return stop_requested_; });
+    if (stop_requested_) break;
+    lock.unlock();
+    Status st = persist();
+    if (!st.is_ok()) logger("broker")->error("consumer offsets: persist to {} failed: {}", path_, st.to_string());
+    lock.lock();
+  }
+}
+
+void ConsumerOffsetManager::commit(const std::string& group, const std::string& topic, int32_t queue_id,
+                                   int64_t offset) {
+  std::lock_guard<std::mutex> lock(mu_);
+  table_[Key(topic, group)][queue_id] = offset;
+}
+
+std::optional<int64_t> ConsumerOffsetManager::query(const std::string& group, const std::string& topic,
+                                                    int32_t queue_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto row = table_.find(Key(topic, group));
+  if (row == table_.end()) return std::nullopt;
+  auto it = row->second.find(queue_id);
+  if (it == row->second.end()) return std::nullopt;
+  return it->second;
+}
+
+std::map<int32_t, int64_t> ConsumerOffsetManager::offsets(const std::string& group, const std::string& topic) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto row = table_.find(Key(topic, group));
+  return row == table_.end() ? std::map<int32_t, int64_t>{} : row->second;
+}
+
+std::set<std::string> ConsumerOffsetManager::topics_of_group(const std::string& group) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::set<std::string> out;
+  for (const auto& [key, row] : table_) {
+    if (key.second == group) out.insert(key.first);
+  }
+  return out;
+}
+
+std::set<std::string> ConsumerOffsetManager::groups_of_topic(const std::string& topic) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::set<std::string> out;
+  for (auto it = table_.lower_bound(Key(topic, "")); it != table_.end() && it->first.first == topic; ++it) {
+    out.insert(it->first.second);
+  }
+  return out;
+}
+
+void ConsumerOffsetManager::remove_topic(const std::string& topic) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = table_.lower_bound(Key(topic, ""));
+  while (it != table_.end() && it->first.first == topic) it = table_.erase(it);
+}
+
+void ConsumerOffsetManager::remove_group(const std::string& group) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::erase_if(table_, [&](const auto& entry) { return entry.first.second == group; });
+}
+
+}  // namespace holdfast::broker
