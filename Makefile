@@ -26,8 +26,10 @@ test: build build-asan
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) -L 'unit|crash|integration|compat|fuzz'
 	cd $(ASAN_DIR) && ctest --output-on-failure -j$(JOBS) -L 'asan'
 
+# Name server (127.0.0.1:9876) and broker (127.0.0.1:10911) in one process, data in ./data.
+# Ctrl-C stops it cleanly. Extra flags: make run ARGS='flushDiskType=ASYNC_FLUSH'.
 run: build
-	./$(BUILD_DIR)/bin/store_bench --quick --dir ./data/bench
+	./$(BUILD_DIR)/bin/holdfast standalone --data ./data $(ARGS)
 
 bench: build
 	./$(BUILD_DIR)/bin/store_bench --dir ./data/bench

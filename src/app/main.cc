@@ -1,16 +1,24 @@
-// The `holdfast` binary: one executable whose subcommands are the product's processes.
-// Implemented so far: `holdfast namesrv`. (`broker`, `standalone`, `admin` and `bench` follow.)
+// The `holdfast` binary: one executable whose subcommands are the product's processes:
+// `namesrv`, `broker -c broker.conf`, and `standalone` (both in one process, for trying it out).
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include <CLI/CLI.hpp>
 
+#include "app/broker_config.h"
+#include "app/broker_controller.h"
+#include "app/config_registry.h"
+#include "base/logging.h"
+#include "env/env.h"
 #include "namesrv/name_server.h"
 
 namespace {
+
+using holdfast::Status;
 
 // Set from the signal handler: a lock-free atomic store is async-signal-safe.
 std::atomic<bool> g_stop{false};
@@ -24,19 +32,76 @@ void wait_for_signal() {
   while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
 }
 
+int fail(const char* what, const Status& st) {
+  std::fprintf(stderr, "holdfast %s: %s\n", what, st.to_string().c_str());
+  return 1;
+}
+
 int run_namesrv(const std::string& host, int port) {
   holdfast::namesrv::NameServerOptions options;
   options.server.host = host;
   options.server.port = static_cast<uint16_t>(port);
   holdfast::namesrv::NameServer ns(options);
-  holdfast::Status st = ns.start();
-  if (!st.is_ok()) {
-    std::fprintf(stderr, "holdfast namesrv: %s\n", st.to_string().c_str());
-    return 1;
-  }
+  Status st = ns.start();
+  if (!st.is_ok()) return fail("namesrv", st);
   std::printf("Holdfast name server on %s:%u (Ctrl-C stops it)\n", host.c_str(), ns.port());
   std::fflush(stdout);
   wait_for_signal();
+  ns.stop();
+  return 0;
+}
+
+// Loads broker.conf (if any) and then the key=value overrides into `config` through the registry.
+Status load_broker_config(holdfast::ConfigRegistry& registry, const std::string& path,
+                          const std::vector<std::string>& overrides) {
+  if (!path.empty()) HF_RETURN_IF_ERROR(registry.load_file(holdfast::Env::posix(), path));
+  HF_RETURN_IF_ERROR(registry.parse_overrides(overrides));
+  for (const auto& w : registry.warnings()) holdfast::logger("config")->warn("{}", w);
+  return Status::ok();
+}
+
+int run_broker(holdfast::BrokerConfig config, const std::string& host) {
+  holdfast::BrokerRuntimeOptions runtime;
+  runtime.listen_host = host;
+  holdfast::BrokerController broker(holdfast::Env::posix(), std::move(config), runtime);
+  Status st = broker.start();
+  if (!st.is_ok()) return fail("broker", st);
+  std::printf("Holdfast broker on %s (Ctrl-C stops it)\n", broker.address().c_str());
+  std::fflush(stdout);
+  wait_for_signal();
+  broker.stop();
+  return 0;
+}
+
+int run_standalone(holdfast::BrokerConfig config, const std::string& host, int namesrv_port) {
+  holdfast::namesrv::NameServerOptions ns_options;
+  ns_options.server.host = host;
+  ns_options.server.port = static_cast<uint16_t>(namesrv_port);
+  holdfast::namesrv::NameServer ns(ns_options);
+  Status st = ns.start();
+  if (!st.is_ok()) return fail("standalone (name server)", st);
+  const std::string ns_addr = host + ":" + std::to_string(ns.port());
+  config.namesrv_addr = ns_addr;
+  if (config.broker_ip1.empty()) config.broker_ip1 = host;
+  const std::string data = config.store_path_root_dir;
+  const bool sync = config.flush_disk_type == holdfast::FlushDiskType::kSyncFlush;
+  holdfast::BrokerRuntimeOptions runtime;
+  runtime.listen_host = host;
+  holdfast::BrokerController broker(holdfast::Env::posix(), std::move(config), runtime);
+  st = broker.start();
+  if (!st.is_ok()) {
+    ns.stop();
+    return fail("standalone (broker)", st);
+  }
+  std::printf("Holdfast standalone: name server %s, broker %s, data in %s, %s\n", ns_addr.c_str(),
+              broker.address().c_str(), data.c_str(), sync ? "SYNC_FLUSH" : "ASYNC_FLUSH");
+  std::printf("Try it: build/bin/send_load --addr %s --topic TryIt --seconds 5\n", broker.address().c_str());
+  std::printf("   or, with RocketMQ's tools: NAMESRV_ADDR=%s sh bin/tools.sh "
+              "org.apache.rocketmq.example.quickstart.Producer\n", ns_addr.c_str());
+  std::printf("Ctrl-C stops it.\n");
+  std::fflush(stdout);
+  wait_for_signal();
+  broker.stop();
   ns.stop();
   return 0;
 }
@@ -46,14 +111,65 @@ int run_namesrv(const std::string& host, int port) {
 int main(int argc, char** argv) {
   CLI::App app{"Holdfast: a RocketMQ-compatible broker that never loses an acknowledged message"};
   app.require_subcommand(1);
-  std::string host = "127.0.0.1";
-  int port = 9876;
+
+  std::string ns_host = "127.0.0.1";
+  int ns_port = 9876;
   auto* namesrv = app.add_subcommand("namesrv", "Run the name server (routes for producers and consumers)");
-  namesrv->add_option("--host", host, "Address to listen on")->capture_default_str();
-  namesrv->add_option("--port", port, "Port to listen on (RocketMQ's default 9876)")
+  namesrv->add_option("--host", ns_host, "Address to listen on")->capture_default_str();
+  namesrv->add_option("--port", ns_port, "Port to listen on (RocketMQ's default 9876)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
+
+  // Broker keys: one registry bound to one config struct, shared by `broker` and `standalone`.
+  holdfast::BrokerConfig config;
+  holdfast::ConfigRegistry registry;
+  holdfast::register_broker_config(registry, &config);
+
+  std::string broker_conf;
+  std::string broker_host = "0.0.0.0";
+  std::vector<std::string> broker_overrides;
+  auto* broker = app.add_subcommand("broker", "Run a broker (stores messages, serves producers and consumers)");
+  broker->add_option("-c,--config", broker_conf, "broker.conf file (RocketMQ's key=value format)");
+  broker->add_option("--host", broker_host, "Address to listen on")->capture_default_str();
+  broker->add_option("overrides", broker_overrides, "key=value settings that override broker.conf");
+  broker->footer("Configuration keys (broker.conf or key=value on the command line):\n\n" + registry.help_text());
+
+  std::string sa_data = "./data";
+  std::string sa_host = "127.0.0.1";
+  int sa_ns_port = 9876;
+  int sa_broker_port = 10911;
+  std::string sa_conf;
+  std::vector<std::string> sa_overrides;
+  auto* standalone = app.add_subcommand(
+      "standalone", "Name server and broker in one process (SYNC_FLUSH, topic auto-creation on)");
+  standalone->add_option("--data", sa_data, "Data directory")->capture_default_str();
+  standalone->add_option("--host", sa_host, "Address to listen on")->capture_default_str();
+  standalone->add_option("--namesrv-port", sa_ns_port, "Name server port")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  standalone->add_option("--broker-port", sa_broker_port, "Broker port")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  standalone->add_option("-c,--config", sa_conf, "Optional broker.conf for further settings");
+  standalone->add_option("overrides", sa_overrides, "key=value broker settings (e.g. flushDiskType=ASYNC_FLUSH)");
+
   CLI11_PARSE(app, argc, argv);
-  if (namesrv->parsed()) return run_namesrv(host, port);
+  if (namesrv->parsed()) return run_namesrv(ns_host, ns_port);
+  if (broker->parsed()) {
+    Status st = load_broker_config(registry, broker_conf, broker_overrides);
+    if (!st.is_ok()) return fail("broker", st);
+    return run_broker(config, broker_host);
+  }
+  if (standalone->parsed()) {
+    std::error_code ec;
+    std::filesystem::path data = std::filesystem::absolute(sa_data, ec);
+    std::vector<std::string> overrides = {
+        "storePathRootDir=" + data.string(), "listenPort=" + std::to_string(sa_broker_port),
+        "autoCreateTopicEnable=true", "brokerName=standalone"};
+    overrides.insert(overrides.end(), sa_overrides.begin(), sa_overrides.end());
+    Status st = load_broker_config(registry, sa_conf, overrides);
+    if (!st.is_ok()) return fail("standalone", st);
+    return run_standalone(config, sa_host, sa_ns_port);
+  }
   return 2;
 }

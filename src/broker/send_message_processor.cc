@@ -4,6 +4,7 @@
 #include <random>
 
 #include "broker/put_status_mapping.h"
+#include "broker/topic_config_manager.h"
 #include "remoting/batch_codec.h"
 #include "remoting/request_code.h"
 #include "remoting/response_code.h"
@@ -83,7 +84,7 @@ void SendMessageProcessor::handle(const transport::ConnectionPtr& conn, Remoting
   }
   auto queues = resolve_topic_(h);
   if (!queues.is_ok()) {
-    reply(request.make_response(rc::kTopicNotExist, queues.status().message()));
+    reply(request.make_response(send_error_code(queues.status()), queues.status().message()));
     return;
   }
   int32_t queue_id = h.queue_id;

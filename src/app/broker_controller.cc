@@ -1,0 +1,300 @@
+// Wiring of one broker: store, configuration managers, processors, server, name-server
+// registration.
+#include "app/broker_controller.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "base/hash.h"
+#include "base/logging.h"
+#include "broker/admin_processor.h"
+#include "broker/client_manager.h"
+#include "broker/client_processor.h"
+#include "broker/consumer_offset_manager.h"
+#include "broker/pull_message_processor.h"
+#include "broker/send_message_processor.h"
+#include "broker/subscription_group_manager.h"
+#include "broker/topic_config_manager.h"
+#include "env/env.h"
+#include "remoting/request_code.h"
+#include "remoting/response_code.h"
+#include "storage/message_store.h"
+#include "transport/remoting_client.h"
+#include "transport/remoting_server.h"
+
+namespace holdfast {
+
+namespace req = remoting::request_code;
+using remoting::RemotingCommand;
+using transport::ConnectionPtr;
+
+namespace {
+
+// The first non-loopback IPv4 address of this host, or 127.0.0.1 when there is none.
+std::string detect_local_ipv4() {
+  struct ifaddrs* list = nullptr;
+  std::string found = "127.0.0.1";
+  if (getifaddrs(&list) != 0) return found;
+  for (struct ifaddrs* it = list; it != nullptr; it = it->ifa_next) {
+    if (it->ifa_addr == nullptr || it->ifa_addr->sa_family != AF_INET) continue;
+    auto* sin = reinterpret_cast<struct sockaddr_in*>(it->ifa_addr);
+    char buf[INET_ADDRSTRLEN];
+    if (inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof buf) == nullptr) continue;
+    std::string ip = buf;
+    if (ip.rfind("127.", 0) == 0) continue;
+    found = ip;
+    break;
+  }
+  freeifaddrs(list);
+  return found;
+}
+
+constexpr int64_t kNameServerTimeoutMs = 3000;
+constexpr int64_t kClientScanIntervalMs = 10000;
+
+}  // namespace
+
+struct BrokerController::Impl {
+  std::unique_ptr<MessageStore> store;
+  std::unique_ptr<broker::TopicConfigManager> topics;
+  std::unique_ptr<broker::SubscriptionGroupManager> groups;
+  std::unique_ptr<broker::ConsumerOffsetManager> offsets;
+  std::unique_ptr<broker::ClientManager> clients;
+  std::unique_ptr<broker::SendMessageProcessor> send;
+  std::unique_ptr<broker::PullMessageProcessor> pull;
+  std::unique_ptr<broker::ClientProcessor> client_processor;
+  std::unique_ptr<broker::AdminProcessor> admin;
+  std::unique_ptr<transport::RemotingServer> server;
+  transport::RemotingClient name_server_client;
+};
+
+BrokerController::BrokerController(Env* env, BrokerConfig config, BrokerRuntimeOptions runtime)
+    : env_(env), config_(std::move(config)), runtime_(std::move(runtime)), impl_(std::make_unique<Impl>()) {}
+
+BrokerController::~BrokerController() { stop(); }
+
+uint16_t BrokerController::port() const { return impl_->server ? impl_->server->port() : 0; }
+
+MessageStore* BrokerController::store() { return impl_->store.get(); }
+
+Status BrokerController::start() {
+  auto log = logger("broker");
+  HF_ASSIGN_OR_RETURN(StoreOptions store_options, to_store_options(config_));
+
+  // The address clients are told: brokerIP1, else the listen host, else a detected address.
+  std::string ip = config_.broker_ip1;
+  if (ip.empty()) ip = (runtime_.listen_host == "0.0.0.0" || runtime_.listen_host.empty())
+                           ? detect_local_ipv4() : runtime_.listen_host;
+
+  // Bind first, so a port of 0 (tests) is known before the store host is fixed.
+  transport::ServerOptions server_options;
+  server_options.host = runtime_.listen_host.empty() ? "0.0.0.0" : runtime_.listen_host;
+  server_options.port = static_cast<uint16_t>(config_.listen_port);
+  server_options.io_threads = runtime_.io_threads;
+  server_options.idle_timeout_ms = config_.channel_expired_timeout_ms;
+  impl_->server = std::make_unique<transport::RemotingServer>(server_options);
+
+  const std::string config_dir = config_.store_path_root_dir + "/config";
+  HF_RETURN_IF_ERROR(env_->create_dirs(config_dir));
+
+  broker::TopicConfigManager::Options topic_options;
+  topic_options.path = config_dir + "/topics.json";
+  topic_options.cluster_name = config_.broker_cluster_name;
+  topic_options.broker_name = config_.broker_name;
+  topic_options.auto_create_topic_enable = config_.auto_create_topic_enable;
+  topic_options.default_topic_queue_nums = config_.default_topic_queue_nums;
+  impl_->topics = std::make_unique<broker::TopicConfigManager>(env_, topic_options);
+  HF_RETURN_IF_ERROR(impl_->topics->load());
+
+  broker::SubscriptionGroupManager::Options group_options;
+  group_options.path = config_dir + "/subscriptionGroup.json";
+  group_options.auto_create_subscription_group = config_.auto_create_subscription_group;
+  impl_->groups = std::make_unique<broker::SubscriptionGroupManager>(env_, group_options);
+  HF_RETURN_IF_ERROR(impl_->groups->load());
+
+  impl_->offsets = std::make_unique<broker::ConsumerOffsetManager>(env_, config_dir + "/consumerOffset.json");
+  HF_RETURN_IF_ERROR(impl_->offsets->load());
+
+  // Offset message ids and the store-host field of each record name the address clients use.
+  if (!HostAddress::parse(ip + ":" + std::to_string(config_.listen_port), &store_options.store_host)) {
+    return Status::invalid_argument("brokerIP1 '" + ip + "' is not an IP address");
+  }
+  auto opened = MessageStore::open(env_, store_options);
+  if (!opened.is_ok()) return opened.status();
+  impl_->store = std::move(opened).value();
+  MessageStore* store = impl_->store.get();
+
+  // Processors.
+  broker::TopicConfigManager* topics = impl_->topics.get();
+  impl_->send = std::make_unique<broker::SendMessageProcessor>(
+      store, store_options.store_host,
+      broker::make_topic_resolver(topics));
+  broker::ConsumerOffsetManager* offsets = impl_->offsets.get();
+  impl_->pull = std::make_unique<broker::PullMessageProcessor>(
+      store,
+      [offsets](const std::string& group, const std::string& topic, int32_t queue, int64_t offset) {
+        offsets->commit(group, topic, queue, offset);
+      },
+      config_.long_polling_enable, config_.short_polling_time_ms);
+  broker::PullMessageProcessor* pull = impl_->pull.get();
+  store->set_arrival_listener(
+      [pull](const std::string& topic, int32_t queue, int64_t max_offset) { pull->on_arrival(topic, queue, max_offset); });
+
+  broker::SubscriptionGroupManager* groups = impl_->groups.get();
+  broker::ClientManagerOptions cm;
+  cm.channel_expired_timeout_ms = config_.channel_expired_timeout_ms;
+  cm.scan_interval_ms = kClientScanIntervalMs;
+  cm.notify_consumer_ids_changed_enabled = [groups](const std::string& group) {
+    auto g = groups->find(group);
+    return !g || g->notify_consumer_ids_changed_enable;
+  };
+  impl_->clients = std::make_unique<broker::ClientManager>(cm);
+  broker::ClientProcessorOptions cp;
+  cp.broker_name = config_.broker_name;
+  cp.store_host = store_options.store_host;
+  cp.ensure_group = [groups](const std::string& group) { return groups->find_or_create(group).is_ok(); };
+  cp.ensure_retry_topic = [topics](const std::string& group) -> Result<int32_t> {
+    HF_ASSIGN_OR_RETURN(broker::TopicConfig t, topics->ensure_system_style_topic(broker::retry_topic(group), 1, broker::perm::kReadWrite));
+    return t.write_queue_nums;
+  };
+  cp.ensure_dlq_topic = [topics](const std::string& group) {
+    return topics->ensure_system_style_topic(broker::dlq_topic(group), 1, broker::perm::kReadWrite).status();
+  };
+  cp.retry_max_times = [groups](const std::string& group) -> int32_t {
+    auto g = groups->find(group);
+    return g ? g->retry_max_times : 16;
+  };
+  cp.read_queue_count = [topics](const std::string& topic) -> std::optional<int32_t> {
+    auto t = topics->find(topic);
+    if (!t) return std::nullopt;
+    return t->read_queue_nums;
+  };
+  impl_->client_processor =
+      std::make_unique<broker::ClientProcessor>(store, offsets, impl_->clients.get(), std::move(cp));
+
+  broker::AdminProcessorOptions ap;
+  ap.store = store;
+  ap.topics = topics;
+  ap.groups = groups;
+  ap.env = env_;
+  ap.broker_name = config_.broker_name;
+  ap.cluster_name = config_.broker_cluster_name;
+  ap.broker_address = ip + ":" + std::to_string(config_.listen_port);
+  ap.on_topic_deleted = [offsets](const std::string& topic) { offsets->remove_topic(topic); };
+  impl_->admin = std::make_unique<broker::AdminProcessor>(std::move(ap));
+
+  transport::RemotingServer& server = *impl_->server;
+  for (int32_t code : {req::kSendMessage, req::kSendMessageV2, req::kSendBatchMessage}) {
+    server.register_handler(code, [this](const ConnectionPtr& c, RemotingCommand r, remoting::SerializeType t) {
+      impl_->send->handle(c, std::move(r), t);
+    });
+  }
+  server.register_handler(req::kPullMessage, [this](const ConnectionPtr& c, RemotingCommand r, remoting::SerializeType t) {
+    impl_->pull->handle(c, std::move(r), t);
+  });
+  impl_->client_processor->register_to(server);
+  impl_->admin->register_to(server);
+  broker::ClientManager* clients = impl_->clients.get();
+  server.set_close_listener([clients](const ConnectionPtr& c) { clients->on_connection_closed(c); });
+
+  // A topic change (create, delete, auto-create) is announced to the name servers at once.
+  topics->set_change_listener([this] {
+    std::lock_guard<std::mutex> l(mu_);
+    register_now_ = true;
+    cv_.notify_all();
+  });
+
+  HF_RETURN_IF_ERROR(server.start());
+  address_ = ip + ":" + std::to_string(server.port());
+  impl_->offsets->start(config_.flush_consumer_offset_interval_ms);
+  impl_->clients->start();
+  started_ = true;
+  log->info("broker {} of cluster {} serving on {} (data in {}, {})", config_.broker_name,
+            config_.broker_cluster_name, address_, config_.store_path_root_dir,
+            config_.flush_disk_type == FlushDiskType::kSyncFlush ? "SYNC_FLUSH" : "ASYNC_FLUSH");
+  register_all_name_servers();
+  registrar_ = std::thread([this] { register_loop(); });
+  return Status::ok();
+}
+
+void BrokerController::register_loop() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stop_) {
+    cv_.wait_for(l, std::chrono::milliseconds(config_.register_name_server_period_ms),
+                 [this] { return stop_ || register_now_; });
+    if (stop_) break;
+    register_now_ = false;
+    l.unlock();
+    register_all_name_servers();
+    l.lock();
+  }
+}
+
+void BrokerController::register_all_name_servers() {
+  auto log = logger("broker");
+  const std::string body = impl_->topics->encode_register_body();
+  const uint32_t crc = crc32_ieee(body.data(), body.size()) & 0x7FFFFFFFu;
+  for (const std::string& ns : name_server_addresses(config_)) {
+    RemotingCommand r = RemotingCommand::make_request(req::kRegisterBroker);
+    r.set_ext("brokerName", config_.broker_name);
+    r.set_ext("brokerAddr", address_);
+    r.set_ext("clusterName", config_.broker_cluster_name);
+    std::string ha_host = address_.substr(0, address_.rfind(':'));
+    r.set_ext("haServerAddr", ha_host + ":" + std::to_string(effective_ha_listen_port(config_)));
+    r.set_ext_int("brokerId", config_.broker_id);
+    r.set_ext_bool("compressed", false);
+    r.set_ext_int("bodyCrc32", static_cast<int64_t>(crc));
+    r.body = body;
+    auto resp = impl_->name_server_client.invoke_sync(ns, std::move(r), kNameServerTimeoutMs);
+    if (!resp.is_ok()) {
+      log->warn("register with name server {} failed: {}", ns, resp.status().to_string());
+    } else if ((*resp).code != remoting::response_code::kSuccess) {
+      log->warn("name server {} refused the registration: code {} {}", ns, (*resp).code, (*resp).remark.value_or(""));
+    } else {
+      log->debug("registered with name server {}", ns);
+    }
+  }
+}
+
+void BrokerController::unregister_all_name_servers() {
+  for (const std::string& ns : name_server_addresses(config_)) {
+    RemotingCommand r = RemotingCommand::make_request(req::kUnregisterBroker);
+    r.set_ext("brokerName", config_.broker_name);
+    r.set_ext("brokerAddr", address_);
+    r.set_ext("clusterName", config_.broker_cluster_name);
+    r.set_ext_int("brokerId", config_.broker_id);
+    auto resp = impl_->name_server_client.invoke_sync(ns, std::move(r), kNameServerTimeoutMs);
+    if (!resp.is_ok()) logger("broker")->warn("unregister from name server {} failed: {}", ns, resp.status().to_string());
+  }
+}
+
+void BrokerController::stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stop_) return;
+    stop_ = true;
+    cv_.notify_all();
+  }
+  if (registrar_.joinable()) registrar_.join();
+  auto log = logger("broker");
+  if (started_) unregister_all_name_servers();
+  impl_->name_server_client.shutdown();
+  if (impl_->server) impl_->server->stop();
+  if (impl_->pull) impl_->pull->stop();
+  if (impl_->clients) impl_->clients->stop();
+  if (impl_->offsets) {
+    Status st = impl_->offsets->stop();
+    if (!st.is_ok()) log->error("persisting consumer offsets: {}", st.to_string());
+  }
+  if (impl_->store) {
+    Status st = impl_->store->shutdown();
+    if (!st.is_ok()) log->error("store shutdown: {}", st.to_string());
+  }
+  if (started_) log->info("broker {} stopped", config_.broker_name);
+}
+
+}  // namespace holdfast

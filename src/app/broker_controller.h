@@ -1,0 +1,69 @@
+// BrokerController: the composition root of one broker. It opens the store, loads the topic,
+// subscription-group and consumer-offset state from <storePathRootDir>/config, wires every
+// request processor into one RemotingServer, registers with each name server in namesrvAddr
+// every registerNameServerPeriod (and again after a topic change), and unregisters on stop.
+//
+// Contract:
+//  - start() returns OK only when the store has recovered, the configuration files have loaded,
+//    the port is bound and the first registration round has been attempted (a name server that
+//    is down is logged and retried on the next round; it does not fail the start).
+//  - stop() is idempotent: unregisters, stops accepting requests, answers nothing more, persists
+//    consumer offsets and topic/group configuration, and shuts the store down cleanly (so the
+//    next start does not scan). A process killed without stop() loses no acknowledged message;
+//    consumer offsets lose at most flushConsumerOffsetInterval of commits (consumers re-read).
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "app/broker_config.h"
+#include "base/status.h"
+
+namespace holdfast {
+
+class Env;
+class MessageStore;
+
+struct BrokerRuntimeOptions {
+  std::string listen_host = "0.0.0.0";  // where the broker's port is bound
+  int io_threads = 2;
+};
+
+class BrokerController {
+ public:
+  BrokerController(Env* env, BrokerConfig config, BrokerRuntimeOptions runtime = {});
+  ~BrokerController();
+  BrokerController(const BrokerController&) = delete;
+  BrokerController& operator=(const BrokerController&) = delete;
+
+  Status start();
+  void stop();
+
+  uint16_t port() const;
+  // "ip:port" that clients and name servers are told.
+  const std::string& address() const { return address_; }
+  MessageStore* store();
+
+ private:
+  struct Impl;
+  void register_loop();
+  void register_all_name_servers();
+  void unregister_all_name_servers();
+
+  Env* env_;
+  BrokerConfig config_;
+  BrokerRuntimeOptions runtime_;
+  std::string address_;
+  std::unique_ptr<Impl> impl_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool register_now_ = false;
+  bool started_ = false;
+  std::thread registrar_;
+};
+
+}  // namespace holdfast

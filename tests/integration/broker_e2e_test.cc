@@ -1,0 +1,347 @@
+// A whole broker (BrokerController: store, managers, processors, registration) and a name server
+// in this process, driven over loopback with plain remoting requests the way clients send them:
+// routes, send, pull, long polling, consumer offsets, heartbeats, restart, unregister.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "app/broker_config.h"
+#include "app/broker_controller.h"
+#include "broker/pull_message_processor.h"
+#include "broker_test_support.h"
+#include "env/env.h"
+#include "namesrv/name_server.h"
+#include "remoting/request_code.h"
+#include "remoting/response_code.h"
+#include "transport/remoting_client.h"
+
+namespace holdfast {
+namespace {
+
+namespace ts = test_support;
+namespace rc = remoting::response_code;
+namespace req = remoting::request_code;
+using remoting::RemotingCommand;
+
+class BrokerE2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/hf_broker_e2e_XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    namesrv::NameServerOptions ns_options;
+    ns_options.server.host = "127.0.0.1";
+    ns_ = std::make_unique<namesrv::NameServer>(ns_options);
+    ASSERT_TRUE(ns_->start().is_ok());
+    ns_addr_ = "127.0.0.1:" + std::to_string(ns_->port());
+    port_ = ts::free_port();
+    ASSERT_NO_FATAL_FAILURE(start_broker());
+  }
+  void TearDown() override {
+    client_.shutdown();
+    if (broker_) broker_->stop();
+    ns_->stop();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  void start_broker() {
+    BrokerConfig c = default_broker_config();
+    c.broker_name = "broker-e2e";
+    c.broker_cluster_name = "E2ECluster";
+    c.namesrv_addr = ns_addr_;
+    c.listen_port = port_;
+    c.broker_ip1 = "127.0.0.1";
+    c.store_path_root_dir = dir_;
+    c.mapped_file_size_commit_log = 8 << 20;
+    c.flush_consumer_offset_interval_ms = 200;
+    BrokerRuntimeOptions runtime;
+    runtime.listen_host = "127.0.0.1";
+    broker_ = std::make_unique<BrokerController>(Env::posix(), c, runtime);
+    Status st = broker_->start();
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    addr_ = broker_->address();
+    ASSERT_EQ(addr_, "127.0.0.1:" + std::to_string(port_));
+  }
+
+  RemotingCommand call(const std::string& addr, RemotingCommand r) {
+    auto resp = client_.invoke_sync(addr, std::move(r), 5000);
+    EXPECT_TRUE(resp.is_ok()) << resp.status().to_string();
+    if (!resp.is_ok()) {
+      RemotingCommand failed;
+      failed.code = -1;
+      failed.remark = resp.status().to_string();
+      return failed;
+    }
+    return std::move(resp).value();
+  }
+
+  RemotingCommand send(const std::string& topic, int queue, const std::string& body, const std::string& tags = "T") {
+    static int n = 0;
+    char uniq[33];
+    std::snprintf(uniq, sizeof uniq, "7F00000100004E2E%016X", ++n);
+    return call(addr_, ts::send_v2(topic, queue, body, tags, "key-" + body, uniq));
+  }
+
+  // Polls the name server for a route of `topic` naming this broker, up to 10 s.
+  bool route_has_broker(const std::string& topic) {
+    for (int i = 0; i < 100; ++i) {
+      RemotingCommand r = RemotingCommand::make_request(req::kGetRouteinfoByTopic);
+      r.set_ext("topic", topic);
+      RemotingCommand resp = call(ns_addr_, r);
+      if (resp.code == rc::kSuccess && resp.body.find(addr_) != std::string::npos &&
+          resp.body.find("broker-e2e") != std::string::npos) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  RemotingCommand offset_request(int32_t code, const std::string& topic, int queue) {
+    RemotingCommand r = RemotingCommand::make_request(code);
+    r.set_ext("topic", topic);
+    r.set_ext_int("queueId", queue);
+    return r;
+  }
+
+  int64_t header_int(const RemotingCommand& r, const char* name) {
+    auto v = r.ext(name);
+    EXPECT_TRUE(v.has_value()) << "missing response header " << name << " (remark: " << r.remark.value_or("") << ")";
+    return v ? std::atoll(std::string(*v).c_str()) : -1;
+  }
+
+  std::string heartbeat_body(const std::string& client_id, const std::string& group, const std::string& topic) {
+    nlohmann::json sub = {{"topic", topic}, {"subString", "*"}, {"tagsSet", nlohmann::json::array()},
+                          {"codeSet", nlohmann::json::array()}, {"subVersion", 1700000000000LL},
+                          {"expressionType", "TAG"}, {"classFilterMode", false}};
+    nlohmann::json consumer = {{"groupName", group}, {"consumeType", "CONSUME_PASSIVELY"},
+                               {"messageModel", "CLUSTERING"}, {"consumeFromWhere", "CONSUME_FROM_LAST_OFFSET"},
+                               {"subscriptionDataSet", nlohmann::json::array({sub})}, {"unitMode", false}};
+    nlohmann::json hb = {{"clientID", client_id},
+                         {"producerDataSet", nlohmann::json::array({{{"groupName", "pg"}}})},
+                         {"consumerDataSet", nlohmann::json::array({consumer})}};
+    return hb.dump();
+  }
+
+  std::string dir_, ns_addr_, addr_;
+  uint16_t port_ = 0;
+  std::unique_ptr<namesrv::NameServer> ns_;
+  std::unique_ptr<BrokerController> broker_;
+  transport::RemotingClient client_;
+};
+
+TEST_F(BrokerE2ETest, RegistersWithNameServerAndRoutesAutoCreatedTopics) {
+  // TBW102 is announced while auto-creation is on; clients route unknown topics through it.
+  EXPECT_TRUE(route_has_broker("TBW102"));
+  RemotingCommand resp = send("AutoCreated", -1, "hello");
+  ASSERT_EQ(resp.code, rc::kSuccess) << resp.remark.value_or("");
+  // A topic created by a send is registered at once, not only at the next 30 s round.
+  EXPECT_TRUE(route_has_broker("AutoCreated"));
+  RemotingCommand r = RemotingCommand::make_request(req::kGetRouteinfoByTopic);
+  r.set_ext("topic", "AutoCreated");
+  RemotingCommand route = call(ns_addr_, r);
+  ASSERT_EQ(route.code, rc::kSuccess);
+  // min(client's 4, TBW102's 8) queues.
+  EXPECT_NE(route.body.find("\"writeQueueNums\":4"), std::string::npos) << route.body;
+}
+
+TEST_F(BrokerE2ETest, SendPullAndOffsetQueries) {
+  for (int i = 0; i < 5; ++i) {
+    RemotingCommand resp = send("Orders", 2, "order-" + std::to_string(i), i % 2 ? "B" : "A");
+    ASSERT_EQ(resp.code, rc::kSuccess) << resp.remark.value_or("");
+    EXPECT_EQ(header_int(resp, "queueOffset"), i);
+  }
+  broker_->store()->wait_dispatched(broker_->store()->confirmed_offset());
+  RemotingCommand pulled = call(addr_, ts::pull("g1", "Orders", 2, 0, 32, broker::kPullFlagSubscription, 0, "A"));
+  ASSERT_EQ(pulled.code, rc::kSuccess);
+  bool ok = false;
+  auto recs = ts::decode_records(pulled.body, &ok);
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(recs.size(), 3u);  // tag filter: A only
+  EXPECT_EQ(recs[0].body, "order-0");
+  EXPECT_EQ(recs[2].body, "order-4");
+  EXPECT_EQ(header_int(pulled, "nextBeginOffset"), 5);
+
+  EXPECT_EQ(header_int(call(addr_, offset_request(req::kGetMaxOffset, "Orders", 2)), "offset"), 5);
+  EXPECT_EQ(header_int(call(addr_, offset_request(req::kGetMinOffset, "Orders", 2)), "offset"), 0);
+  RemotingCommand earliest = call(addr_, offset_request(req::kGetEarliestMsgStoretime, "Orders", 2));
+  ASSERT_EQ(earliest.code, rc::kSuccess) << earliest.remark.value_or("");
+  int64_t first_store = header_int(earliest, "timestamp");
+  EXPECT_EQ(first_store, recs[0].store_timestamp);
+  RemotingCommand search = offset_request(req::kSearchOffsetByTimestamp, "Orders", 2);
+  search.set_ext_int("timestamp", recs[2].store_timestamp);
+  RemotingCommand found = call(addr_, search);
+  ASSERT_EQ(found.code, rc::kSuccess) << found.remark.value_or("");
+  int64_t at = header_int(found, "offset");
+  EXPECT_GE(at, 0);
+  EXPECT_LE(at, 4);
+}
+
+TEST_F(BrokerE2ETest, LongPollingPullIsWokenBySend) {
+  ASSERT_EQ(send("Waits", 0, "first").code, rc::kSuccess);
+  broker_->store()->wait_dispatched(broker_->store()->confirmed_offset());
+  auto started = std::chrono::steady_clock::now();
+  std::promise<Result<RemotingCommand>> done;
+  client_.invoke_async(addr_, ts::pull("g1", "Waits", 0, 1, 32, broker::kPullFlagSuspend, 15000), 20000,
+                       [&](Result<RemotingCommand> r) { done.set_value(std::move(r)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(send("Waits", 0, "second").code, rc::kSuccess);
+  auto fut = done.get_future();
+  ASSERT_EQ(fut.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "held pull was not woken";
+  Result<RemotingCommand> r = fut.get();
+  ASSERT_TRUE(r.is_ok());
+  ASSERT_EQ((*r).code, rc::kSuccess);
+  bool ok = false;
+  auto recs = ts::decode_records((*r).body, &ok);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].body, "second");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+}
+
+TEST_F(BrokerE2ETest, ConsumerOffsetsSurviveRestart) {
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(send("Offsets", 1, "m" + std::to_string(i)).code, rc::kSuccess);
+  RemotingCommand q = RemotingCommand::make_request(req::kQueryConsumerOffset);
+  q.set_ext("consumerGroup", "cg");
+  q.set_ext("topic", "Offsets");
+  q.set_ext_int("queueId", 1);
+  // No offset yet and the queue starts at 0: SUCCESS with offset 0.
+  RemotingCommand first = call(addr_, q);
+  ASSERT_EQ(first.code, rc::kSuccess) << first.remark.value_or("");
+  EXPECT_EQ(header_int(first, "offset"), 0);
+
+  RemotingCommand u = RemotingCommand::make_request(req::kUpdateConsumerOffset);
+  u.set_ext("consumerGroup", "cg");
+  u.set_ext("topic", "Offsets");
+  u.set_ext_int("queueId", 1);
+  u.set_ext_int("commitOffset", 2);
+  ASSERT_EQ(call(addr_, u).code, rc::kSuccess);
+  EXPECT_EQ(header_int(call(addr_, q), "offset"), 2);
+
+  broker_->stop();
+  broker_.reset();
+  client_.close_connection(addr_);
+  ASSERT_NO_FATAL_FAILURE(start_broker());
+  RemotingCommand after = call(addr_, q);
+  ASSERT_EQ(after.code, rc::kSuccess) << after.remark.value_or("");
+  EXPECT_EQ(header_int(after, "offset"), 2);
+  // The topic came back from topics.json and its messages from the store.
+  EXPECT_EQ(header_int(call(addr_, offset_request(req::kGetMaxOffset, "Offsets", 1)), "offset"), 3);
+}
+
+TEST_F(BrokerE2ETest, HeartbeatListsConsumersAndCreatesRetryTopic) {
+  ASSERT_EQ(send("Hb", 0, "x").code, rc::kSuccess);
+  RemotingCommand hb = RemotingCommand::make_request(req::kHeartBeat);
+  hb.body = heartbeat_body("127.0.0.1@e2e", "hb_group", "Hb");
+  RemotingCommand resp = call(addr_, hb);
+  ASSERT_EQ(resp.code, rc::kSuccess) << resp.remark.value_or("");
+  RemotingCommand list = RemotingCommand::make_request(req::kGetConsumerListByGroup);
+  list.set_ext("consumerGroup", "hb_group");
+  RemotingCommand ids = call(addr_, list);
+  ASSERT_EQ(ids.code, rc::kSuccess) << ids.remark.value_or("");
+  auto parsed = nlohmann::json::parse(ids.body, nullptr, false);
+  ASSERT_FALSE(parsed.is_discarded()) << ids.body;
+  ASSERT_EQ(parsed["consumerIdList"].size(), 1u);
+  EXPECT_EQ(parsed["consumerIdList"][0], "127.0.0.1@e2e");
+  // The group's retry topic exists once it has sent a heartbeat, and is routed.
+  EXPECT_TRUE(route_has_broker("%RETRY%hb_group"));
+}
+
+TEST_F(BrokerE2ETest, CleanStopUnregistersFromNameServer) {
+  ASSERT_TRUE(route_has_broker("TBW102"));
+  broker_->stop();
+  RemotingCommand r = RemotingCommand::make_request(req::kGetRouteinfoByTopic);
+  r.set_ext("topic", "TBW102");
+  RemotingCommand route = call(ns_addr_, r);
+  EXPECT_EQ(route.code, rc::kTopicNotExist) << route.body;
+  broker_.reset();
+}
+
+// Each kind of bad input gets its documented answer (a response code with a readable remark) or
+// closes only its own connection, while a well-behaved client keeps sending and pulling.
+TEST_F(BrokerE2ETest, BadInputNeverDisturbsOtherClients) {
+  transport::RemotingClient good;
+  auto good_send = [&](const std::string& body) {
+    auto r = good.invoke_sync(addr_, ts::send_v2("Good", 0, body, "T", "", ""), 5000);
+    ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+    ASSERT_EQ((*r).code, rc::kSuccess) << (*r).remark.value_or("");
+  };
+  ASSERT_NO_FATAL_FAILURE(good_send("before"));
+
+  // Frames that cannot be parsed: the server closes that connection.
+  const std::vector<std::string> frames = {
+      std::string("\x7f\xff\xff\xff\x00\x00\x00\x10", 8),              // length over 16 MiB
+      std::string("\x01\x00\x00\x10\x00\x00\x00\x10", 8),              // 16 MiB + 16
+      std::string("\x00\x00\x00\x0c\x00\x00\x00\x40{\"code\":", 16),   // header longer than the frame
+      std::string("\x00\x00\x00\x0c\x00\x00\x00\x08{\"code\":", 16),   // truncated JSON
+      std::string("\x00\x00\x00\x0c\x00\x00\x00\x08{code:1]}", 16),    // not JSON
+  };
+  for (const auto& bytes : frames) {
+    transport::RemotingClient evil;
+    ASSERT_TRUE(evil.send_raw(addr_, bytes).is_ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_NO_FATAL_FAILURE(good_send("during frames"));
+    evil.shutdown();
+  }
+
+  auto expect_code = [&](RemotingCommand request, int32_t code, const std::string& remark_part) {
+    RemotingCommand resp = call(addr_, std::move(request));
+    EXPECT_EQ(resp.code, code) << "remark: " << resp.remark.value_or("");
+    if (!remark_part.empty()) {
+      EXPECT_NE(resp.remark.value_or("").find(remark_part), std::string::npos)
+          << "remark '" << resp.remark.value_or("") << "' lacks '" << remark_part << "'";
+    }
+  };
+  // Unknown request code.
+  expect_code(RemotingCommand::make_request(987654), rc::kRequestCodeNotSupported, "987654");
+  // Missing header fields.
+  RemotingCommand no_topic = ts::pull("g", "Good", 0, 0, 32, 0, 0);
+  no_topic.ext_fields = {};
+  expect_code(no_topic, rc::kSystemError, "");
+  expect_code(RemotingCommand::make_request(req::kQueryConsumerOffset), rc::kSystemError, "");
+  expect_code(RemotingCommand::make_request(req::kGetMaxOffset), rc::kSystemError, "topic");
+  RemotingCommand bad_number = offset_request(req::kGetMaxOffset, "Good", 0);
+  bad_number.set_ext("queueId", "zero");
+  expect_code(bad_number, rc::kSystemError, "queueId");
+  // A heartbeat whose body is not JSON.
+  RemotingCommand hb = RemotingCommand::make_request(req::kHeartBeat);
+  hb.body = "{not json";
+  RemotingCommand hb_resp = call(addr_, hb);
+  EXPECT_NE(hb_resp.code, rc::kSuccess);
+  EXPECT_FALSE(hb_resp.remark.value_or("").empty());
+  // A body over maxMessageSize (4 MiB by default).
+  expect_code(ts::send_v2("Good", 0, std::string((4 << 20) + 1, 'b'), "T", "", ""), rc::kMessageIllegal,
+              "maxMessageSize");
+  // Illegal topic names.
+  expect_code(ts::send_v2("no spaces", 0, "x", "T", "", ""), rc::kInvalidParameter, "illegal topic name");
+  expect_code(ts::send_v2(std::string(300, 'L'), 0, "x", "T", "", ""), rc::kInvalidParameter, "illegal topic name");
+  RemotingCommand create = RemotingCommand::make_request(req::kUpdateAndCreateTopic);
+  create.set_ext("topic", "bad/name");
+  create.set_ext_int("readQueueNums", 4);
+  create.set_ext_int("writeQueueNums", 4);
+  create.set_ext_int("perm", 6);
+  RemotingCommand created = call(addr_, create);
+  EXPECT_NE(created.code, rc::kSuccess);
+  EXPECT_FALSE(created.remark.value_or("").empty());
+
+  // The well-behaved client was never disturbed and its messages are all there.
+  ASSERT_NO_FATAL_FAILURE(good_send("after"));
+  broker_->store()->wait_dispatched(broker_->store()->confirmed_offset());
+  auto pulled = good.invoke_sync(addr_, ts::pull("g", "Good", 0, 0, 32, 0, 0), 5000);
+  ASSERT_TRUE(pulled.is_ok());
+  bool ok = false;
+  auto recs = ts::decode_records((*pulled).body, &ok);
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(recs.size(), 2u + frames.size());
+  EXPECT_EQ(recs.front().body, "before");
+  EXPECT_EQ(recs.back().body, "after");
+  good.shutdown();
+}
+
+}  // namespace
+}  // namespace holdfast
