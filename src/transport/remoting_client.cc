@@ -144,7 +144,14 @@ void RemotingClient::shutdown() {
     impl_->stopped = true;
     conns.swap(impl_->conns);
   }
-  for (auto& [addr, c] : conns) c->close();
+  // The sockets close on their strands; wait for that (bounded) before stopping the I/O threads,
+  // so peers see the disconnect now rather than when this object is destroyed.
+  std::vector<std::future<void>> closed;
+  for (auto& [addr, c] : conns) {
+    c->close();
+    closed.push_back(c->strand_barrier());
+  }
+  for (auto& f : closed) f.wait_for(std::chrono::seconds(1));
   impl_->work.reset();
   impl_->io.stop();
   for (auto& t : impl_->threads) t.join();

@@ -181,4 +181,11 @@ void SocketConnection::close() {
   if (callbacks_.on_close) callbacks_.on_close(self);
 }
 
+std::future<void> SocketConnection::strand_barrier() {
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> f = done->get_future();
+  asio::post(strand_, [done] { done->set_value(); });
+  return f;
+}
+
 }  // namespace holdfast::transport

@@ -3,6 +3,8 @@
 // requests to a callback, and writes queued frames in order on its strand.
 #pragma once
 
+#include <future>
+
 #include <asio.hpp>
 
 #include <deque>
@@ -36,6 +38,9 @@ class SocketConnection final : public Connection {
   void send_request(remoting::RemotingCommand request, int64_t timeout_ms, ResponseCallback done) override;
   void send_oneway(remoting::RemotingCommand request) override;
   void close() override;
+  // Runs after everything already queued on this connection's strand (e.g. the socket close that
+  // close() queues); lets an owner wait for the close before it stops the I/O threads.
+  std::future<void> strand_barrier();
   // Queues bytes as they are (tests of malformed input).
   void send_raw(std::string bytes) { enqueue(std::move(bytes)); }
   bool is_open() const override { return open_.load(); }

@@ -152,6 +152,19 @@ TEST_F(TransportTest, BinaryRequestGetsBinaryResponse) {
   EXPECT_EQ(resp.body, "yx");
 }
 
+TEST_F(TransportTest, ClientShutdownClosesItsConnectionsAtOnce) {
+  RemotingClient client;
+  ASSERT_TRUE(client.invoke_sync(addr_, RemotingCommand::make_request(kEcho), 3000).is_ok());
+  ASSERT_EQ(server_.connection_count(), 1u);
+  client.shutdown();  // the object stays alive: the peer must see the close anyway
+  bool closed = false;
+  for (int i = 0; i < 2000 && !closed; ++i) {
+    closed = server_.connection_count() == 0;
+    if (!closed) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_TRUE(closed) << "the server still sees the connection after the client shut down";
+}
+
 TEST_F(TransportTest, MalformedFramesCloseOnlyTheirConnection) {
   RemotingClient good;
   ASSERT_TRUE(good.invoke_sync(addr_, RemotingCommand::make_request(kEcho), 3000).is_ok());
