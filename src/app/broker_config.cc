@@ -450,6 +450,12 @@ existing file works unchanged as long as it uses only the keys below.
 At start-up the broker logs the effective value of every key and where it came from (`default`,
 `broker.conf:5`, `command line argument 1`).
 
+**`holdfast standalone`** runs a name server and a broker in one process and sets, before any
+`-c broker.conf` and `key=value` arguments (which still win): `storePathRootDir` = `--data`
+(default `./data`), `listenPort` = `--broker-port` (10911), `autoCreateTopicEnable=true`,
+`brokerName=standalone`; `brokerIP1` defaults to `--host`, and `namesrvAddr` always names its own
+name server. `flushDiskType` stays SYNC_FLUSH unless set.
+
 ## Where Holdfast differs from RocketMQ
 
 | Key | RocketMQ | Holdfast | Why |

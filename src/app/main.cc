@@ -56,7 +56,9 @@ Status load_broker_config(holdfast::ConfigRegistry& registry, const std::string&
                           const std::vector<std::string>& overrides) {
   if (!path.empty()) HF_RETURN_IF_ERROR(registry.load_file(holdfast::Env::posix(), path));
   HF_RETURN_IF_ERROR(registry.parse_overrides(overrides));
-  for (const auto& w : registry.warnings()) holdfast::logger("config")->warn("{}", w);
+  auto log = holdfast::logger("config");
+  for (const auto& w : registry.warnings()) log->warn("{}", w);
+  for (const auto& line : registry.effective_lines()) log->info("{}", line);
   return Status::ok();
 }
 
