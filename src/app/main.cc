@@ -1,5 +1,6 @@
 // The `holdfast` binary: one executable whose subcommands are the product's processes:
-// `namesrv`, `broker -c broker.conf`, and `standalone` (both in one process, for trying it out).
+// `namesrv`, `broker -c broker.conf`, and `standalone` (both in one process, for trying it out),
+// plus the operator tools: `admin` (admin_command.h).
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -9,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "app/admin_command.h"
 #include "app/broker_config.h"
 #include "app/broker_controller.h"
 #include "app/config_registry.h"
@@ -155,7 +157,11 @@ int main(int argc, char** argv) {
   standalone->add_option("-c,--config", sa_conf, "Optional broker.conf for further settings");
   standalone->add_option("overrides", sa_overrides, "key=value broker settings (e.g. flushDiskType=ASYNC_FLUSH)");
 
+  auto admin_options = std::make_shared<holdfast::admin::AdminCliOptions>();
+  auto* admin = holdfast::admin::add_admin_command(app, admin_options);
+
   CLI11_PARSE(app, argc, argv);
+  if (admin->parsed()) return admin_options->exit_code;
   if (namesrv->parsed()) return run_namesrv(ns_host, ns_port);
   if (broker->parsed()) {
     Status st = load_broker_config(registry, broker_conf, broker_overrides);

@@ -136,6 +136,20 @@ void NameServer::register_handlers() {
     conn->send_response(resp, t);
   });
 
+  // DELETE_TOPIC_IN_NAMESRV: header `topic`, optional `clusterName` (5.x). Succeeds for an
+  // unknown topic too, as admin tools call it on every name server.
+  server_.register_handler(req::kDeleteTopicInNamesrv, [this](const ConnectionPtr& conn, RemotingCommand r, SerializeType t) {
+    const std::string topic(r.ext("topic").value_or(""));
+    if (topic.empty()) {
+      conn->send_response(r.make_response(rc::kSystemError, "missing header field 'topic'"), t);
+      return;
+    }
+    if (routes_.delete_topic(topic, std::string(r.ext("clusterName").value_or("")))) {
+      logger("namesrv")->info("topic {} deleted", topic);
+    }
+    if (!r.is_oneway()) conn->send_response(r.make_response(rc::kSuccess), t);
+  });
+
   server_.register_handler(req::kGetAllTopicListFromNameserver,
                            [this](const ConnectionPtr& conn, RemotingCommand r, SerializeType t) {
                              RemotingCommand resp = r.make_response(rc::kSuccess);

@@ -75,6 +75,21 @@ TEST(NameServer, RegisterRouteClusterTopicsAndRemoval) {
   ASSERT_TRUE(topics.is_ok());
   EXPECT_NE(topics->body.find(R"("Orders")"), std::string::npos);
 
+  // DELETE_TOPIC_IN_NAMESRV forgets the route; deleting again still succeeds.
+  for (int round = 0; round < 2; ++round) {
+    RemotingCommand del = RemotingCommand::make_request(req::kDeleteTopicInNamesrv);
+    del.set_ext("topic", "Orders");
+    auto deleted = client.invoke_sync(addr, del, 3000);
+    ASSERT_TRUE(deleted.is_ok());
+    EXPECT_EQ(deleted->code, rc::kSuccess);
+  }
+  EXPECT_EQ(client.invoke_sync(addr, route_query("Orders", 409), 3000)->code, rc::kTopicNotExist);
+  // A registration with a new data version brings it back (the broker still has the topic).
+  RemotingCommand again = registration();
+  again.body.replace(again.body.find("\"counter\":1"), 11, "\"counter\":2");
+  ASSERT_EQ(broker.invoke_sync(addr, again, 3000)->code, rc::kSuccess);
+  EXPECT_EQ(client.invoke_sync(addr, route_query("Orders", 409), 3000)->code, rc::kSuccess);
+
   // The broker's connection closes: its routes go at once (not after 120 s).
   broker.close_connection(addr);
   bool gone = false;

@@ -242,4 +242,20 @@ std::vector<std::string> RouteInfoManager::all_topics() const {
   return topics;
 }
 
+bool RouteInfoManager::delete_topic(const std::string& topic, const std::string& cluster_name) {
+  std::unique_lock lock(mu_);
+  auto it = topic_queue_table_.find(topic);
+  if (it == topic_queue_table_.end()) return false;
+  if (cluster_name.empty()) {
+    topic_queue_table_.erase(it);
+    return true;
+  }
+  auto members = cluster_addr_table_.find(cluster_name);
+  if (members == cluster_addr_table_.end()) return false;
+  bool removed = false;
+  for (const std::string& broker_name : members->second) removed |= it->second.erase(broker_name) > 0;
+  if (it->second.empty()) topic_queue_table_.erase(it);
+  return removed;
+}
+
 }  // namespace holdfast::namesrv

@@ -176,6 +176,12 @@ class RouteInfoManager {
   // GET_ALL_TOPIC_LIST_FROM_NAMESERVER: every topic with a route, sorted.
   std::vector<std::string> all_topics() const;
 
+  // DELETE_TOPIC_IN_NAMESRV: forgets the topic's queueDatas — all of them when cluster_name is
+  // empty, otherwise only those of the cluster's broker names (the topic disappears when none are
+  // left). Returns false when the topic was not known. Admin tools delete the topic on the brokers
+  // first: a master that still has it brings it back with a registration whose version changed.
+  bool delete_topic(const std::string& topic, const std::string& cluster_name = "");
+
  private:
   struct BrokerAddrKey {
     std::string cluster_name;

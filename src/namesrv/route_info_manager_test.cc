@@ -211,6 +211,27 @@ TEST(RouteInfoManager, TopicDisappearsWithLastBroker) {
   EXPECT_TRUE(m.cluster_info().cluster_addr_table.empty());
 }
 
+TEST(RouteInfoManager, DeleteTopicWholeOrPerCluster) {
+  RouteInfoManager m;
+  register_ok(m, broker("broker-a", kMasterA, 0, {topic("Shared", 4), topic("OnlyA", 2)}));
+  BrokerRegistration b = broker("broker-b", kMasterB, 0, {topic("Shared", 4)});
+  b.cluster_name = "OtherCluster";
+  register_ok(m, b);
+  EXPECT_FALSE(m.delete_topic("Nope"));
+  EXPECT_TRUE(m.delete_topic("OnlyA"));
+  EXPECT_FALSE(m.route_for_topic("OnlyA").has_value());
+  // Per cluster: only that cluster's queues go; the topic stays while another cluster serves it.
+  EXPECT_FALSE(m.delete_topic("Shared", "NoSuchCluster"));
+  EXPECT_TRUE(m.delete_topic("Shared", "DefaultCluster"));
+  EXPECT_EQ(m.route_for_topic("Shared")->queue_datas, std::vector<QueueData>{queue("broker-b", 4)});
+  EXPECT_TRUE(m.delete_topic("Shared", "OtherCluster"));
+  EXPECT_TRUE(m.all_topics().empty());
+  // The brokers stay registered; an unchanged re-registration does not bring the topic back.
+  EXPECT_EQ(m.cluster_info().broker_addr_table.size(), 2u);
+  register_ok(m, broker("broker-a", kMasterA, 0, {topic("Shared", 4), topic("OnlyA", 2)}));
+  EXPECT_FALSE(m.route_for_topic("OnlyA").has_value());
+}
+
 TEST(RouteInfoManager, TwoBrokerGroupsForOneTopicSortedByName) {
   RouteInfoManager m;
   register_ok(m, broker("broker-b", kMasterB, 0, {topic("TopicTest", 8)}));

@@ -1,0 +1,282 @@
+// `holdfast admin` against a real `holdfast standalone` process: AdminClient's functions (topic
+// create/list/stats/delete, group stats after a commit, message get by offset id and UNIQ_KEY,
+// query by key, cluster list) and the CLI's exit status and one-line errors when peers are down.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "app/admin_client.h"
+#include "broker_test_support.h"
+#include "storage/message.h"
+#include "remoting/request_code.h"
+#include "remoting/response_code.h"
+#include "transport/remoting_client.h"
+
+namespace holdfast::admin {
+namespace {
+
+namespace ts = test_support;
+namespace rc = remoting::response_code;
+namespace req = remoting::request_code;
+using remoting::RemotingCommand;
+
+struct CommandOutput {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+CommandOutput run_command(const std::string& command) {
+  CommandOutput out;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.output.append(buf, n);
+  const int status = ::pclose(pipe);
+  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+// Polls `check` for up to timeout_ms (name-server registration and index dispatch are async).
+template <typename F>
+bool eventually(F check, int64_t timeout_ms = 10000) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (check()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return check();
+}
+
+class AdminTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char tmpl[] = "/tmp/hf_admin_test_XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = new std::string(tmpl);
+    bin_ = new std::string(ts::self_dir() + "/holdfast");
+    ASSERT_TRUE(std::filesystem::exists(*bin_)) << *bin_;
+    const uint16_t ns_port = ts::free_port();
+    const uint16_t broker_port = ts::free_port();
+    ns_addr_ = new std::string("127.0.0.1:" + std::to_string(ns_port));
+    broker_addr_ = new std::string("127.0.0.1:" + std::to_string(broker_port));
+    proc_ = new ts::ChildProcess();
+    std::string err = proc_->start({*bin_, "standalone", "--data", *dir_, "--host", "127.0.0.1", "--namesrv-port",
+                                    std::to_string(ns_port), "--broker-port", std::to_string(broker_port)});
+    ASSERT_EQ(err, "");
+    ASSERT_FALSE(proc_->wait_for_line("Holdfast standalone:", 60000, &err).empty()) << err;
+  }
+  static void TearDownTestSuite() {
+    if (proc_) proc_->terminate(10000);
+    delete proc_;
+    std::error_code ec;
+    if (dir_) std::filesystem::remove_all(*dir_, ec);
+  }
+
+  AdminClient client() { return AdminClient(AdminOptions{{*ns_addr_}, 5000}); }
+
+  // SEND_MESSAGE_V2 straight to the broker; returns the response (msgId = offset message id).
+  RemotingCommand send(const std::string& topic, int32_t queue, const std::string& body, const std::string& keys,
+                       const std::string& uniq) {
+    auto resp = raw_.invoke_sync(*broker_addr_, ts::send_v2(topic, queue, body, "TagA", keys, uniq), 5000);
+    EXPECT_TRUE(resp.is_ok()) << resp.status().to_string();
+    if (!resp.is_ok()) return RemotingCommand{};
+    EXPECT_EQ(resp->code, rc::kSuccess) << resp->remark.value_or("");
+    return std::move(resp).value();
+  }
+
+  transport::RemotingClient raw_;
+  static inline std::string* dir_ = nullptr;
+  static inline std::string* bin_ = nullptr;
+  static inline std::string* ns_addr_ = nullptr;
+  static inline std::string* broker_addr_ = nullptr;
+  static inline ts::ChildProcess* proc_ = nullptr;
+};
+
+TEST_F(AdminTest, ClusterListShowsTheStandaloneBroker) {
+  AdminClient admin = client();
+  auto rows = admin.cluster_list();
+  ASSERT_TRUE(rows.is_ok()) << rows.status().to_string();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].broker_name, "standalone");
+  EXPECT_EQ((*rows)[0].broker_id, 0);
+  EXPECT_EQ((*rows)[0].addr, *broker_addr_);
+  EXPECT_EQ((*rows)[0].error, "");
+  EXPECT_FALSE((*rows)[0].runtime["brokerVersionDesc"].empty());
+}
+
+TEST_F(AdminTest, TopicCreateListStatsDelete) {
+  AdminClient admin = client();
+  TopicSpec spec;
+  spec.topic = "AdminTopic";
+  spec.read_queue_nums = 4;
+  spec.write_queue_nums = 4;
+  auto created = admin.create_topic(spec);
+  ASSERT_TRUE(created.is_ok()) << created.status().to_string();
+  EXPECT_EQ(*created, std::vector<std::string>{*broker_addr_});
+  auto listed = [&](bool want) {
+    auto topics = admin.topic_list();
+    if (!topics.is_ok()) return false;
+    return (std::find(topics->begin(), topics->end(), "AdminTopic") != topics->end()) == want;
+  };
+  EXPECT_TRUE(eventually([&] { return listed(true); }));
+
+  send("AdminTopic", 2, "one", "", "");
+  send("AdminTopic", 2, "two", "", "");
+  // The consume queue is built asynchronously from the commit log.
+  Result<std::vector<QueueStats>> stats = Status::not_found("not yet");
+  EXPECT_TRUE(eventually([&] {
+    stats = admin.topic_stats("AdminTopic");
+    return stats.is_ok() && stats->size() == 4 && (*stats)[2].max_offset == 2;
+  }));
+  ASSERT_TRUE(stats.is_ok()) << stats.status().to_string();
+  ASSERT_EQ(stats->size(), 4u);
+  EXPECT_EQ((*stats)[2].broker_name, "standalone");
+  EXPECT_EQ((*stats)[2].queue_id, 2);
+  EXPECT_EQ((*stats)[2].max_offset, 2);
+  EXPECT_GT((*stats)[2].last_update_ms, 0);
+  EXPECT_EQ((*stats)[0].max_offset, 0);
+
+  auto deleted = admin.delete_topic("AdminTopic", "");
+  ASSERT_TRUE(deleted.is_ok()) << deleted.status().to_string();
+  EXPECT_TRUE(eventually([&] { return listed(false); }));
+  auto gone = admin.topic_stats("AdminTopic");
+  ASSERT_FALSE(gone.is_ok());
+  EXPECT_EQ(gone.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(gone.status().message().find("AdminTopic"), std::string::npos);
+}
+
+TEST_F(AdminTest, GroupStatsShowLagAfterACommit) {
+  AdminClient admin = client();
+  for (int i = 0; i < 5; ++i) send("LagTopic", 0, "m" + std::to_string(i), "", "");
+  RemotingCommand commit = RemotingCommand::make_request(req::kUpdateConsumerOffset);
+  commit.set_ext("consumerGroup", "LagGroup");
+  commit.set_ext("topic", "LagTopic");
+  commit.set_ext_int("queueId", 0);
+  commit.set_ext_int("commitOffset", 3);
+  auto committed = raw_.invoke_sync(*broker_addr_, commit, 5000);
+  ASSERT_TRUE(committed.is_ok());
+  ASSERT_EQ(committed->code, rc::kSuccess);
+
+  // Broker offsets follow the asynchronously built consume queue.
+  Result<GroupStats> stats = Status::not_found("not yet");
+  const QueueProgress* q0 = nullptr;
+  EXPECT_TRUE(eventually([&] {
+    stats = admin.group_stats("LagGroup", "");
+    q0 = nullptr;
+    if (!stats.is_ok()) return false;
+    for (const QueueProgress& q : stats->queues) {
+      if (q.topic == "LagTopic" && q.queue_id == 0) q0 = &q;
+    }
+    return q0 != nullptr && q0->broker_offset == 5;
+  }));
+  ASSERT_TRUE(stats.is_ok()) << stats.status().to_string();
+  ASSERT_NE(q0, nullptr);
+  EXPECT_EQ(q0->broker_offset, 5);
+  EXPECT_EQ(q0->consumer_offset, 3);
+  EXPECT_EQ(q0->lag, 2);
+  EXPECT_EQ(stats->total_lag, 2);
+
+  auto groups = admin.group_list();
+  ASSERT_TRUE(groups.is_ok()) << groups.status().to_string();
+}
+
+TEST_F(AdminTest, MessageGetByOffsetIdAndUniqKeyAndQueryByKey) {
+  AdminClient admin = client();
+  const std::string uniq = "7F00000100002A9F0000000000000001";
+  RemotingCommand sent = send("MsgTopic", 1, "hello admin", "order-42 other", uniq);
+  const std::string offset_id(sent.ext("msgId").value_or(""));
+  ASSERT_EQ(offset_id.size(), 32u);
+
+  auto by_offset = admin.message_by_id(offset_id, "");
+  ASSERT_TRUE(by_offset.is_ok()) << by_offset.status().to_string();
+  ASSERT_EQ(by_offset->size(), 1u);
+  const ReceivedMessage& m = (*by_offset)[0];
+  EXPECT_EQ(m.body, "hello admin");
+  EXPECT_EQ(m.topic, "MsgTopic");
+  EXPECT_EQ(m.tags, "TagA");
+  EXPECT_EQ(m.keys, (std::vector<std::string>{"order-42", "other"}));
+  EXPECT_EQ(m.msg_id, uniq);
+  EXPECT_EQ(m.offset_msg_id, offset_id);
+  EXPECT_EQ(m.queue_id, 1);
+  EXPECT_EQ(m.broker_name, "standalone");
+
+  // The index is built asynchronously.
+  Result<std::vector<ReceivedMessage>> by_uniq = Status::not_found("not yet");
+  EXPECT_TRUE(eventually([&] {
+    by_uniq = admin.message_by_id(uniq, "MsgTopic");
+    return by_uniq.is_ok();
+  }));
+  ASSERT_TRUE(by_uniq.is_ok()) << by_uniq.status().to_string();
+  EXPECT_EQ((*by_uniq)[0].offset_msg_id, offset_id);
+
+  auto by_key = admin.query_by_key("MsgTopic", "order-42");
+  ASSERT_TRUE(by_key.is_ok()) << by_key.status().to_string();
+  ASSERT_EQ(by_key->size(), 1u);
+  EXPECT_EQ((*by_key)[0].body, "hello admin");
+
+  auto missing = admin.query_by_key("MsgTopic", "no-such-key");
+  ASSERT_FALSE(missing.is_ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  auto bad_id = admin.message_by_id("not-an-id", "");
+  ASSERT_FALSE(bad_id.is_ok());
+  EXPECT_EQ(bad_id.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(AdminTest, NameServerOrBrokerDownGivesOneReadableLine) {
+  const std::string dead = "127.0.0.1:" + std::to_string(ts::free_port());
+  AdminClient admin(AdminOptions{{dead}, 2000});
+  auto topics = admin.topic_list();
+  ASSERT_FALSE(topics.is_ok());
+  EXPECT_NE(topics.status().message().find("name server " + dead + " is unreachable"), std::string::npos)
+      << topics.status().message();
+
+  // A second, live name server is tried after the dead one.
+  AdminClient fallback(AdminOptions{{dead, *ns_addr_}, 2000});
+  EXPECT_TRUE(fallback.topic_list().is_ok());
+
+  // An offset id naming a broker that is not running.
+  HostAddress host = HostAddress::ipv4(127, 0, 0, 1, ts::free_port());
+  auto view = client().message_by_id(offset_message_id(host, 0), "");
+  ASSERT_FALSE(view.is_ok());
+  EXPECT_NE(view.status().message().find("is unreachable"), std::string::npos) << view.status().message();
+
+  CommandOutput cli = run_command(*bin_ + " admin topic list --namesrv " + dead);
+  EXPECT_EQ(cli.exit_code, 1) << cli.output;
+  EXPECT_EQ(std::count(cli.output.begin(), cli.output.end(), '\n'), 1) << cli.output;
+  EXPECT_EQ(cli.output.rfind("holdfast admin topic list: name server " + dead + " is unreachable", 0), 0u)
+      << cli.output;
+}
+
+TEST_F(AdminTest, CliSubcommandsRunAndNameTheirMqadminEquivalent) {
+  const std::string ns = " --namesrv " + *ns_addr_;
+  CommandOutput create = run_command(*bin_ + " admin topic create -t CliTopic -r 2 -w 2" + ns);
+  EXPECT_EQ(create.exit_code, 0) << create.output;
+  EXPECT_NE(create.output.find("created topic CliTopic"), std::string::npos) << create.output;
+  CommandOutput stats = run_command(*bin_ + " admin topic stats -t CliTopic" + ns);
+  EXPECT_EQ(stats.exit_code, 0) << stats.output;
+  EXPECT_NE(stats.output.find("#Max Offset"), std::string::npos) << stats.output;
+  // The global option may also come before the subcommand.
+  CommandOutput cluster = run_command(*bin_ + " admin" + ns + " cluster list");
+  EXPECT_EQ(cluster.exit_code, 0) << cluster.output;
+  EXPECT_NE(cluster.output.find("standalone"), std::string::npos) << cluster.output;
+
+  const std::vector<std::pair<std::string, std::string>> helps = {
+      {"topic create", "updateTopic"},   {"topic list", "topicList"},      {"topic delete", "deleteTopic"},
+      {"topic stats", "topicStatus"},    {"group stats", "consumerProgress"}, {"group list", "consumerProgress"},
+      {"message get", "queryMsgById"},   {"message query", "queryMsgByKey"}, {"cluster list", "clusterList"}};
+  for (const auto& [command, mqadmin] : helps) {
+    CommandOutput help = run_command(*bin_ + " admin " + command + " --help");
+    EXPECT_EQ(help.exit_code, 0) << command;
+    EXPECT_NE(help.output.find(mqadmin), std::string::npos) << command << ":\n" << help.output;
+  }
+}
+
+}  // namespace
+}  // namespace holdfast::admin
