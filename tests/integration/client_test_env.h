@@ -1,0 +1,125 @@
+// Shared by the client integration tests: `holdfast` child processes (standalone, name server,
+// broker) started and restarted on fixed ports, and a helper that pulls a whole topic.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker_test_support.h"
+#include "holdfast/pull_consumer.h"
+
+namespace holdfast::client_test {
+
+namespace ts = test_support;
+
+inline std::string holdfast_binary() { return ts::self_dir() + "/holdfast"; }
+
+inline std::string make_temp_dir(const char* name) {
+  std::string tmpl = std::string("/tmp/") + name + "_XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) return "";
+  return tmpl;
+}
+
+inline int env_int(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v ? std::atoi(v) : fallback;
+}
+
+// A `holdfast` subcommand that prints `ready` when it serves; restartable with the same argv.
+class HoldfastProcess {
+ public:
+  HoldfastProcess(std::vector<std::string> args, std::string ready) : ready_(std::move(ready)) {
+    argv_.push_back(holdfast_binary());
+    for (auto& a : args) argv_.push_back(std::move(a));
+  }
+  // Starts and waits for the ready line; "" or an error text.
+  std::string start(int64_t timeout_ms = 30000) {
+    proc_ = std::make_unique<ts::ChildProcess>();
+    std::string err = proc_->start(argv_);
+    if (!err.empty()) return err;
+    if (proc_->wait_for_line(ready_, timeout_ms, &err).empty()) return "no '" + ready_ + "' line: " + err;
+    return "";
+  }
+  void kill9() {
+    if (proc_ && proc_->running()) proc_->kill9();
+  }
+  void stop() {
+    if (proc_ && proc_->running()) proc_->terminate(10000);
+  }
+  bool running() const { return proc_ && proc_->running(); }
+
+ private:
+  std::vector<std::string> argv_;
+  std::string ready_;
+  std::unique_ptr<ts::ChildProcess> proc_;
+};
+
+// `holdfast standalone` on 127.0.0.1 with fixed ports and data dir.
+inline HoldfastProcess standalone(const std::string& data, uint16_t ns_port, uint16_t broker_port,
+                                  std::vector<std::string> overrides = {}) {
+  std::vector<std::string> args{"standalone",      "--data", data, "--host", "127.0.0.1", "--namesrv-port",
+                                std::to_string(ns_port), "--broker-port", std::to_string(broker_port)};
+  for (auto& o : overrides) args.push_back(std::move(o));
+  return HoldfastProcess(std::move(args), "Holdfast standalone:");
+}
+
+// Every message of every readable queue of topic, from offset 0 to the end.
+inline std::vector<ReceivedMessage> pull_all(PullConsumer& consumer, const std::string& topic,
+                                             const std::string& subscription = "*") {
+  std::vector<ReceivedMessage> out;
+  auto queues = consumer.queues_of(topic);
+  EXPECT_TRUE(queues.ok()) << queues.error().to_string();
+  if (!queues.ok()) return out;
+  for (const auto& q : *queues) {
+    int64_t offset = 0;
+    for (int guard = 0; guard < 100000; ++guard) {
+      auto r = consumer.pull(q, subscription, offset, 32);
+      EXPECT_TRUE(r.ok()) << q.to_string() << ": " << r.error().to_string();
+      if (!r.ok()) break;
+      for (auto& m : r->messages) out.push_back(std::move(m));
+      if (r->status == PullStatus::kNoNewMessage || r->status == PullStatus::kOffsetIllegal) break;
+      if (r->next_begin_offset <= offset) break;
+      offset = r->next_begin_offset;
+    }
+  }
+  return out;
+}
+
+}  // namespace holdfast::client_test
+
+namespace holdfast::client_test {
+
+// pull_all repeated until it returns at least `expected` messages or timeout_ms passes: the broker
+// makes a message pullable once its dispatcher has indexed it, a moment after the send's answer.
+inline std::vector<ReceivedMessage> pull_until(PullConsumer& consumer, const std::string& topic, size_t expected,
+                                               const std::string& subscription = "*", int64_t timeout_ms = 10000) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    auto got = pull_all(consumer, topic, subscription);
+    if (got.size() >= expected || std::chrono::steady_clock::now() >= deadline) return got;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+// Polls max_offset until it reaches `at_least` (dispatch lag), returning the last value seen.
+inline int64_t wait_max_offset(PullConsumer& consumer, const MessageQueue& q, int64_t at_least,
+                               int64_t timeout_ms = 10000) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  int64_t v = -1;
+  for (;;) {
+    auto r = consumer.max_offset(q);
+    if (r.ok()) v = *r;
+    if (v >= at_least || std::chrono::steady_clock::now() >= deadline) return v;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace holdfast::client_test
