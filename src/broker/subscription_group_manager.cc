@@ -55,151 +55,57 @@ Status validate_subscription_group(const SubscriptionGroupConfig& c) {
 }
 
 SubscriptionGroupManager::SubscriptionGroupManager(Env* env, Options options)
-    : env_(env), options_(std::move(options)) {
-  version_.timestamp = env_->now_ms();
-}
+    : options_(std::move(options)),
+      table_(env, options_.path,
+             Table::Schema{.table_key = "subscriptionGroupTable",
+                           .file_what = "subscription group file",
+                           .noun = "subscription group",
+                           .entry_noun = "group",
+                           .name = &SubscriptionGroupConfig::group_name,
+                           .to_json = &subscription_group_json,
+                           .from_json = &subscription_group_from_json}) {}
 
 Status SubscriptionGroupManager::load() {
-  std::map<std::string, SubscriptionGroupConfig> loaded;
-  std::optional<DataVersion> loaded_version;
-  HF_RETURN_IF_ERROR(load_config_file(env_, options_.path, [&](const std::string& text) -> Status {
-    HF_ASSIGN_OR_RETURN(json doc, parse_json(text, "subscription group file"));
-    if (!doc.is_object()) return Status::corruption("subscription group file is not a JSON object");
-    std::map<std::string, SubscriptionGroupConfig> table;
-    auto it = doc.find("subscriptionGroupTable");
-    if (it != doc.end() && !it->is_null()) {
-      if (!it->is_object()) return Status::corruption("subscriptionGroupTable is not an object");
-      for (const auto& [name, value] : it->items()) {
-        auto c = subscription_group_from_json(value, name);
-        if (!c.is_ok()) return Status::corruption("group " + name + ": " + c.status().message());
-        table[name] = std::move(c).value();
-        table[name].group_name = name;
-      }
-    }
-    DataVersion v;
-    if (auto dv = doc.find("dataVersion"); dv != doc.end()) {
-      auto parsed = data_version_from_json(*dv);
-      if (!parsed.is_ok()) return Status::corruption(parsed.status().message());
-      v = *parsed;
-    }
-    loaded = std::move(table);
-    loaded_version = v;
-    return Status::ok();
-  }));
-  std::lock_guard<std::mutex> lock(mu_);
-  table_ = std::move(loaded);
-  if (loaded_version) version_ = *loaded_version;
-  logger("broker")->info("subscription groups: {} loaded from {}", table_.size(), options_.path);
-  return Status::ok();
+  return table_.load([&](Table::Locked& table) {
+    logger("broker")->info("subscription groups: {} loaded from {}", table.size(), options_.path);
+  });
 }
 
 std::optional<SubscriptionGroupConfig> SubscriptionGroupManager::find(const std::string& group) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = table_.find(group);
-  if (it == table_.end()) return std::nullopt;
-  return it->second;
+  return table_.find(group);
 }
 
-std::vector<SubscriptionGroupConfig> SubscriptionGroupManager::all() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::vector<SubscriptionGroupConfig> out;
-  out.reserve(table_.size());
-  for (const auto& [name, c] : table_) out.push_back(c);
-  return out;
-}
+std::vector<SubscriptionGroupConfig> SubscriptionGroupManager::all() const { return table_.all(); }
 
-DataVersion SubscriptionGroupManager::data_version() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return version_;
-}
-
-json SubscriptionGroupManager::wrapper_locked() const {
-  json table = json::object();
-  for (const auto& [name, c] : table_) table[name] = subscription_group_json(c);
-  return json{{"dataVersion", data_version_json(version_)}, {"subscriptionGroupTable", std::move(table)}};
-}
-
-Status SubscriptionGroupManager::commit_locked(const std::string& group,
-                                               const std::optional<SubscriptionGroupConfig>& previous) {
-  const DataVersion old_version = version_;
-  version_.next(env_->now_ms());
-  Status st = persist_config_file(env_, options_.path, dump_pretty(wrapper_locked()));
-  if (st.is_ok()) return st;
-  version_ = old_version;
-  if (previous) {
-    table_[group] = *previous;
-  } else {
-    table_.erase(group);
-  }
-  logger("broker")->error("subscription groups not persisted to {}: {}", options_.path, st.to_string());
-  return st;
-}
-
-void SubscriptionGroupManager::notify_changed() {
-  std::function<void()> listener;
-  {
-    std::lock_guard<std::mutex> lock(listener_mu_);
-    listener = listener_;
-  }
-  if (listener) listener();
-}
+DataVersion SubscriptionGroupManager::data_version() const { return table_.data_version(); }
 
 void SubscriptionGroupManager::set_change_listener(std::function<void()> listener) {
-  std::lock_guard<std::mutex> lock(listener_mu_);
-  listener_ = std::move(listener);
+  table_.set_change_listener(std::move(listener));
 }
 
 Status SubscriptionGroupManager::update(SubscriptionGroupConfig config) {
   HF_RETURN_IF_ERROR(validate_subscription_group(config));
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::optional<SubscriptionGroupConfig> previous;
-    if (auto it = table_.find(config.group_name); it != table_.end()) previous = it->second;
-    const std::string name = config.group_name;
-    table_[name] = std::move(config);
-    HF_RETURN_IF_ERROR(commit_locked(name, previous));
-    logger("broker")->info("subscription group {} {}", name, previous ? "updated" : "created");
-  }
-  notify_changed();
-  return Status::ok();
+  return table_.update(std::move(config));
 }
 
-Status SubscriptionGroupManager::remove(const std::string& group) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = table_.find(group);
-    if (it == table_.end()) return Status::not_found("subscription group " + group + " does not exist on this broker");
-    std::optional<SubscriptionGroupConfig> previous = it->second;
-    table_.erase(it);
-    HF_RETURN_IF_ERROR(commit_locked(group, previous));
-    logger("broker")->info("subscription group {} deleted", group);
-  }
-  notify_changed();
-  return Status::ok();
-}
+Status SubscriptionGroupManager::remove(const std::string& group) { return table_.remove(group); }
 
 Result<SubscriptionGroupConfig> SubscriptionGroupManager::find_or_create(const std::string& group) {
-  SubscriptionGroupConfig config;
-  config.group_name = group;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (auto it = table_.find(group); it != table_.end()) return it->second;
+  return table_.with_lock([&](Table::Locked& table) -> Result<SubscriptionGroupConfig> {
+    if (const SubscriptionGroupConfig* existing = table.find(group)) return *existing;
     if (!options_.auto_create_subscription_group) {
       return Status::not_found("subscription group [" + group.substr(0, 300) +
                                "] does not exist on this broker and autoCreateSubscriptionGroup is off");
     }
+    SubscriptionGroupConfig config;
+    config.group_name = group;
     HF_RETURN_IF_ERROR(validate_subscription_group(config));
-    table_[group] = config;
-    HF_RETURN_IF_ERROR(commit_locked(group, std::nullopt));
+    HF_RETURN_IF_ERROR(table.put(config));
     logger("broker")->info("subscription group {} created automatically", group);
-  }
-  notify_changed();
-  return config;
+    return config;
+  });
 }
 
-std::string SubscriptionGroupManager::encode_wrapper_json() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return dump_compact(wrapper_locked());
-}
+std::string SubscriptionGroupManager::encode_wrapper_json() const { return dump_compact(table_.wrapper_json()); }
 
 }  // namespace holdfast::broker

@@ -16,6 +16,7 @@
 
 #include "base/status.h"
 #include "broker/config_file.h"
+#include "broker/persisted_table.h"
 #include "env/env.h"
 
 namespace holdfast::broker {
@@ -48,8 +49,9 @@ Result<SubscriptionGroupConfig> subscription_group_from_json(const nlohmann::jso
 // not negative.
 Status validate_subscription_group(const SubscriptionGroupConfig& config);
 
-// Owned by the broker; thread-safe. Like TopicConfigManager, every change bumps the data
-// version, persists the whole table before returning and then calls the change listener.
+// Owned by the broker; thread-safe (a PersistedTable, like TopicConfigManager's): every change
+// bumps the data version, persists the whole table before returning and then calls the change
+// listener.
 class SubscriptionGroupManager {
  public:
   struct Options {
@@ -81,17 +83,10 @@ class SubscriptionGroupManager {
   const Options& options() const { return options_; }
 
  private:
-  nlohmann::json wrapper_locked() const;
-  Status commit_locked(const std::string& group, const std::optional<SubscriptionGroupConfig>& previous);
-  void notify_changed();
+  using Table = PersistedTable<SubscriptionGroupConfig>;
 
-  Env* const env_;
   const Options options_;
-  mutable std::mutex mu_;
-  std::map<std::string, SubscriptionGroupConfig> table_;
-  DataVersion version_;
-  std::mutex listener_mu_;
-  std::function<void()> listener_;
+  Table table_;
 };
 
 }  // namespace holdfast::broker

@@ -80,9 +80,16 @@ int32_t send_error_code(const Status& status) {
   }
 }
 
-TopicConfigManager::TopicConfigManager(Env* env, Options options) : env_(env), options_(std::move(options)) {
-  version_.timestamp = env_->now_ms();
-}
+TopicConfigManager::TopicConfigManager(Env* env, Options options)
+    : options_(std::move(options)),
+      table_(env, options_.path,
+             Table::Schema{.table_key = "topicConfigTable",
+                           .file_what = "topic config file",
+                           .noun = "topic",
+                           .entry_noun = "topic",
+                           .name = &TopicConfig::topic_name,
+                           .to_json = &topic_config_json,
+                           .from_json = &topic_config_from_json}) {}
 
 std::vector<TopicConfig> TopicConfigManager::builtin_system_topics() const {
   auto make = [](std::string_view name, int32_t queues, int32_t p) {
@@ -113,161 +120,62 @@ std::vector<TopicConfig> TopicConfigManager::builtin_system_topics() const {
 }
 
 Status TopicConfigManager::load() {
-  std::map<std::string, TopicConfig> loaded;
-  DataVersion loaded_version = version_;
-  HF_RETURN_IF_ERROR(load_config_file(env_, options_.path, [&](const std::string& text) -> Status {
-    HF_ASSIGN_OR_RETURN(json doc, parse_json(text, "topic config file"));
-    if (!doc.is_object()) return Status::corruption("topic config file is not a JSON object");
-    std::map<std::string, TopicConfig> table;
-    auto it = doc.find("topicConfigTable");
-    if (it != doc.end() && !it->is_null()) {
-      if (!it->is_object()) return Status::corruption("topicConfigTable is not an object");
-      for (const auto& [name, value] : it->items()) {
-        auto c = topic_config_from_json(value, name);
-        if (!c.is_ok()) return Status::corruption("topic " + name + ": " + c.status().message());
-        table[name] = std::move(c).value();
-        table[name].topic_name = name;  // the key is authoritative
-      }
+  // Persisted entries win over the built-in defaults.
+  return table_.load([&](Table::Locked& table) {
+    std::lock_guard<std::mutex> lock(system_topics_mu_);
+    system_topics_.clear();
+    for (TopicConfig& c : builtin_system_topics()) {
+      system_topics_.push_back(c.topic_name);
+      table.add_unpersisted(std::move(c));
     }
-    DataVersion v;
-    if (auto dv = doc.find("dataVersion"); dv != doc.end()) {
-      auto parsed = data_version_from_json(*dv);
-      if (!parsed.is_ok()) return Status::corruption(parsed.status().message());
-      v = *parsed;
-    }
-    loaded = std::move(table);
-    loaded_version = v;
-    return Status::ok();
-  }));
-  std::lock_guard<std::mutex> lock(mu_);
-  table_ = std::move(loaded);
-  version_ = loaded_version;
-  system_topics_.clear();
-  for (TopicConfig& c : builtin_system_topics()) {
-    system_topics_.push_back(c.topic_name);
-    table_.try_emplace(c.topic_name, std::move(c));
-  }
-  logger("broker")->info("topic config: {} topics loaded from {}", table_.size(), options_.path);
-  return Status::ok();
+    logger("broker")->info("topic config: {} topics loaded from {}", table.size(), options_.path);
+  });
 }
 
-std::optional<TopicConfig> TopicConfigManager::find(const std::string& topic) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = table_.find(topic);
-  if (it == table_.end()) return std::nullopt;
-  return it->second;
-}
+std::optional<TopicConfig> TopicConfigManager::find(const std::string& topic) const { return table_.find(topic); }
 
-std::vector<TopicConfig> TopicConfigManager::all() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::vector<TopicConfig> out;
-  out.reserve(table_.size());
-  for (const auto& [name, c] : table_) out.push_back(c);
-  return out;
-}
+std::vector<TopicConfig> TopicConfigManager::all() const { return table_.all(); }
 
-DataVersion TopicConfigManager::data_version() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return version_;
-}
+DataVersion TopicConfigManager::data_version() const { return table_.data_version(); }
 
 bool TopicConfigManager::is_system_topic(const std::string& topic) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(system_topics_mu_);
   return std::find(system_topics_.begin(), system_topics_.end(), topic) != system_topics_.end();
 }
 
-json TopicConfigManager::wrapper_locked() const {
-  json table = json::object();
-  for (const auto& [name, c] : table_) table[name] = topic_config_json(c);
-  return json{{"dataVersion", data_version_json(version_)}, {"topicConfigTable", std::move(table)}};
-}
-
-Status TopicConfigManager::commit_locked(const std::string& topic, const std::optional<TopicConfig>& previous) {
-  const DataVersion old_version = version_;
-  version_.next(env_->now_ms());
-  Status st = persist_config_file(env_, options_.path, dump_pretty(wrapper_locked()));
-  if (st.is_ok()) return st;
-  version_ = old_version;
-  if (previous) {
-    table_[topic] = *previous;
-  } else {
-    table_.erase(topic);
-  }
-  logger("broker")->error("topic config not persisted to {}: {}", options_.path, st.to_string());
-  return st;
-}
-
-void TopicConfigManager::notify_changed() {
-  std::function<void()> listener;
-  {
-    std::lock_guard<std::mutex> lock(listener_mu_);
-    listener = listener_;
-  }
-  if (listener) listener();
-}
-
 void TopicConfigManager::set_change_listener(std::function<void()> listener) {
-  std::lock_guard<std::mutex> lock(listener_mu_);
-  listener_ = std::move(listener);
+  table_.set_change_listener(std::move(listener));
 }
 
 Status TopicConfigManager::update(TopicConfig config) {
   HF_RETURN_IF_ERROR(validate_topic_config(config));
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::optional<TopicConfig> previous;
-    if (auto it = table_.find(config.topic_name); it != table_.end()) previous = it->second;
-    const std::string name = config.topic_name;
-    table_[name] = std::move(config);
-    HF_RETURN_IF_ERROR(commit_locked(name, previous));
-    logger("broker")->info("topic {} {}", name, previous ? "updated" : "created");
-  }
-  notify_changed();
-  return Status::ok();
+  return table_.update(std::move(config));
 }
 
-Status TopicConfigManager::remove(const std::string& topic) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = table_.find(topic);
-    if (it == table_.end()) return Status::not_found("topic " + topic + " does not exist on this broker");
-    std::optional<TopicConfig> previous = it->second;
-    table_.erase(it);
-    HF_RETURN_IF_ERROR(commit_locked(topic, previous));
-    logger("broker")->info("topic {} deleted", topic);
-  }
-  notify_changed();
-  return Status::ok();
-}
+Status TopicConfigManager::remove(const std::string& topic) { return table_.remove(topic); }
 
-Result<TopicConfig> TopicConfigManager::create_locked(TopicConfig config, bool* created) {
-  const std::string name = config.topic_name;
-  table_[name] = config;
-  HF_RETURN_IF_ERROR(commit_locked(name, std::nullopt));
-  logger("broker")->info("topic {} created automatically ({} queues, perm {})", name, config.write_queue_nums,
-                         config.perm);
-  *created = true;
+Result<TopicConfig> TopicConfigManager::create_locked(Table::Locked& table, TopicConfig config) {
+  HF_RETURN_IF_ERROR(table.put(config));
+  logger("broker")->info("topic {} created automatically ({} queues, perm {})", config.topic_name,
+                         config.write_queue_nums, config.perm);
   return config;
 }
 
 Result<TopicConfig> TopicConfigManager::resolve_for_send(const std::string& topic, const std::string& default_topic,
                                                          int32_t client_default_queue_nums) {
   HF_RETURN_IF_ERROR(validate_topic_name(topic));
-  bool created = false;
-  Result<TopicConfig> result = Status::not_found("");
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (auto it = table_.find(topic); it != table_.end()) {
-      if (!perm::is_writable(it->second.perm)) {
+  return table_.with_lock([&](Table::Locked& table) -> Result<TopicConfig> {
+    if (const TopicConfig* existing = table.find(topic)) {
+      if (!perm::is_writable(existing->perm)) {
         return Status(StatusCode::kAborted,
-                      "the topic[" + topic + "] sending message is forbidden: perm " + std::to_string(it->second.perm),
+                      "the topic[" + topic + "] sending message is forbidden: perm " + std::to_string(existing->perm),
                       EACCES);
       }
-      return it->second;
+      return *existing;
     }
     std::optional<TopicConfig> from_template;
-    if (auto it = table_.find(default_topic); it != table_.end()) {
-      int32_t template_perm = it->second.perm;
+    if (const TopicConfig* t = table.find(default_topic)) {
+      int32_t template_perm = t->perm;
       // Invariant: with auto-creation off, TBW102 never serves as a template, even if an
       // earlier run persisted it with INHERIT.
       if (default_topic == kAutoCreateTopicKey && !options_.auto_create_topic_enable) {
@@ -276,12 +184,12 @@ Result<TopicConfig> TopicConfigManager::resolve_for_send(const std::string& topi
       if (perm::is_inheritable(template_perm)) {
         TopicConfig c;
         c.topic_name = topic;
-        const int32_t queues = std::max(0, std::min(client_default_queue_nums, it->second.write_queue_nums));
+        const int32_t queues = std::max(0, std::min(client_default_queue_nums, t->write_queue_nums));
         c.read_queue_nums = queues;
         c.write_queue_nums = queues;
         c.perm = template_perm & ~perm::kInherit;
-        c.topic_filter_type = it->second.topic_filter_type;
-        c.topic_sys_flag = it->second.topic_sys_flag;
+        c.topic_filter_type = t->topic_filter_type;
+        c.topic_sys_flag = t->topic_sys_flag;
         if (queues > 0) from_template = std::move(c);
       }
     }
@@ -297,10 +205,8 @@ Result<TopicConfig> TopicConfigManager::resolve_for_send(const std::string& topi
       return Status::not_found("topic[" + topic + "] not exist, apply first please! (auto-creation from default topic " +
                                default_topic + " is not allowed on this broker)");
     }
-    result = create_locked(std::move(*from_template), &created);
-  }
-  if (created) notify_changed();
-  return result;
+    return create_locked(table, std::move(*from_template));
+  });
 }
 
 Result<TopicConfig> TopicConfigManager::ensure_system_style_topic(const std::string& topic, int32_t queue_nums,
@@ -311,25 +217,16 @@ Result<TopicConfig> TopicConfigManager::ensure_system_style_topic(const std::str
   c.write_queue_nums = queue_nums;
   c.perm = p;
   HF_RETURN_IF_ERROR(validate_topic_config(c));
-  bool created = false;
-  Result<TopicConfig> result = Status::not_found("");
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (auto it = table_.find(topic); it != table_.end()) return it->second;
-    result = create_locked(std::move(c), &created);
-  }
-  if (created) notify_changed();
-  return result;
+  return table_.with_lock([&](Table::Locked& table) -> Result<TopicConfig> {
+    if (const TopicConfig* existing = table.find(topic)) return *existing;
+    return create_locked(table, std::move(c));
+  });
 }
 
-std::string TopicConfigManager::encode_wrapper_json() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return dump_compact(wrapper_locked());
-}
+std::string TopicConfigManager::encode_wrapper_json() const { return dump_compact(table_.wrapper_json()); }
 
 std::string TopicConfigManager::encode_register_body() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  json body{{"filterServerList", json::array()}, {"topicConfigSerializeWrapper", wrapper_locked()}};
+  json body{{"filterServerList", json::array()}, {"topicConfigSerializeWrapper", table_.wrapper_json()}};
   return dump_compact(body);
 }
 

@@ -16,6 +16,7 @@
 
 #include "base/status.h"
 #include "broker/config_file.h"
+#include "broker/persisted_table.h"
 #include "env/env.h"
 
 namespace holdfast::broker {
@@ -84,10 +85,10 @@ Status validate_topic_config(const TopicConfig& config);
 //   anything else            -> SYSTEM_ERROR (1): e.g. the new topic could not be persisted
 int32_t send_error_code(const Status& status);
 
-// Owned by the broker; thread-safe (one mutex around the table; the file is written under it so
-// persisted versions never go backwards). Every successful change bumps the data version,
-// persists the whole table before returning, and then calls the change listener (outside the
-// lock) so the broker can re-register with the name servers.
+// Owned by the broker; thread-safe (the table is a PersistedTable: one mutex around it, the file
+// written under it so persisted versions never go backwards). Every successful change bumps the
+// data version, persists the whole table before returning, and then calls the change listener
+// (outside the lock) so the broker can re-register with the name servers.
 class TopicConfigManager {
  public:
   struct Options {
@@ -142,22 +143,16 @@ class TopicConfigManager {
   const Options& options() const { return options_; }
 
  private:
-  nlohmann::json wrapper_locked() const;
-  // Bumps the version and persists; on failure restores `previous` for `topic` and the version.
-  Status commit_locked(const std::string& topic, const std::optional<TopicConfig>& previous);
-  void notify_changed();
-  std::vector<TopicConfig> builtin_system_topics() const;
-  // Inserts and commits a new topic; mu_ held.
-  Result<TopicConfig> create_locked(TopicConfig config, bool* created);
+  using Table = PersistedTable<TopicConfig>;
 
-  Env* const env_;
+  std::vector<TopicConfig> builtin_system_topics() const;
+  // Inserts and commits a new topic.
+  Result<TopicConfig> create_locked(Table::Locked& table, TopicConfig config);
+
   const Options options_;
-  mutable std::mutex mu_;
-  std::map<std::string, TopicConfig> table_;
+  Table table_;
+  mutable std::mutex system_topics_mu_;
   std::vector<std::string> system_topics_;
-  DataVersion version_;
-  std::mutex listener_mu_;
-  std::function<void()> listener_;
 };
 
 }  // namespace holdfast::broker
