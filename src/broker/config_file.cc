@@ -112,9 +112,13 @@ Status load_one(Env* env, const std::string& path, const std::function<Status(co
 }  // namespace
 
 Status load_config_file(Env* env, const std::string& path,
-                        const std::function<Status(const std::string& text)>& parse) {
+                        const std::function<Status(const std::string& text)>& parse, ConfigSource* source) {
+  ConfigSource ignored;
+  if (source == nullptr) source = &ignored;
+  *source = ConfigSource::kMain;
   Status main = load_one(env, path, parse);
   if (main.is_ok()) return main;
+  *source = ConfigSource::kBackup;
   Status bak = load_one(env, path + ".bak", parse);
   if (bak.is_ok()) {
     if (main.code() != StatusCode::kNotFound) {
@@ -122,16 +126,23 @@ Status load_config_file(Env* env, const std::string& path,
     }
     return bak;
   }
+  *source = ConfigSource::kNone;
   if (main.code() == StatusCode::kNotFound && bak.code() == StatusCode::kNotFound) return Status::ok();
   return main.code() == StatusCode::kNotFound ? bak : main;
 }
 
 Status persist_config_file(Env* env, const std::string& path, const std::string& contents) {
-  HF_RETURN_IF_ERROR(env->create_dirs(parent_dir(path)));
+  std::string previous;
   if (env->file_exists(path)) {
-    HF_ASSIGN_OR_RETURN(std::string previous, read_file_to_string(env, path));
-    if (!previous.empty()) HF_RETURN_IF_ERROR(write_file_atomically(env, path + ".bak", previous));
+    HF_ASSIGN_OR_RETURN(previous, read_file_to_string(env, path));
   }
+  return replace_config_file(env, path, previous, contents);
+}
+
+Status replace_config_file(Env* env, const std::string& path, const std::string& previous,
+                           const std::string& contents) {
+  HF_RETURN_IF_ERROR(env->create_dirs(parent_dir(path)));
+  if (!previous.empty()) HF_RETURN_IF_ERROR(write_file_atomically(env, path + ".bak", previous));
   return write_file_atomically(env, path, contents);
 }
 

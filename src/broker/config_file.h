@@ -49,17 +49,26 @@ Result<int32_t> int32_field(const nlohmann::json& object, std::string_view key, 
 Result<bool> bool_field(const nlohmann::json& object, std::string_view key, bool fallback);
 Result<std::string> string_field(const nlohmann::json& object, std::string_view key, std::string fallback);
 
+// Which copy load_config_file used.
+enum class ConfigSource { kNone, kMain, kBackup };
+
 // Reads `path` and hands its text to `parse`. If the file is missing, or `parse` rejects it,
 // `path`.bak is tried the same way. Returns OK without calling `parse` when neither file exists;
 // returns the main file's error when it exists but neither copy could be used (a broker must not
 // start with an empty table over a damaged file). `parse` must leave its target unchanged unless
-// it returns OK.
+// it returns OK. On OK, `*source` (if given) says which copy was parsed.
 Status load_config_file(Env* env, const std::string& path,
-                        const std::function<Status(const std::string& text)>& parse);
+                        const std::function<Status(const std::string& text)>& parse,
+                        ConfigSource* source = nullptr);
 
 // Writes `contents` to `path` durably and atomically (temp file, sync, rename, directory sync),
 // after saving the current content of `path`, if any, as `path`.bak the same way. Creates the
 // parent directory when missing.
 Status persist_config_file(Env* env, const std::string& path, const std::string& contents);
+
+// persist_config_file for a caller that knows the current content itself (and may have judged
+// it unfit to keep): saves `previous` as `path`.bak unless it is empty, then writes `contents`.
+Status replace_config_file(Env* env, const std::string& path, const std::string& previous,
+                           const std::string& contents);
 
 }  // namespace holdfast::broker

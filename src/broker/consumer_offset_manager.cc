@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/logging.h"
+#include "broker/config_file.h"
 #include "remoting/remoting_command.h"
 
 namespace holdfast::broker {
@@ -137,53 +138,39 @@ std::string ConsumerOffsetManager::encode() const {
 }
 
 Status ConsumerOffsetManager::load() {
-  const std::string bak = path_ + ".bak";
-  Status main_error;
-  const bool main_exists = env_->file_exists(path_);
-  if (main_exists) {
-    auto text = read_file_to_string(env_, path_);
-    if (text.is_ok()) {
-      auto table = decode(*text);
-      if (table.is_ok()) {
-        std::lock_guard<std::mutex> pl(persist_mu_);
-        std::lock_guard<std::mutex> lock(mu_);
-        table_ = std::move(table).value();
-        persisted_ = std::move(text).value();
+  Table loaded;
+  std::string loaded_text;
+  ConfigSource source = ConfigSource::kNone;
+  Status st = load_config_file(
+      env_, path_,
+      [&](const std::string& text) -> Status {
+        HF_ASSIGN_OR_RETURN(loaded, decode(text));
+        loaded_text = text;
         return Status::ok();
-      }
-      main_error = Status::corruption(path_ + ": " + table.status().message());
-    } else {
-      main_error = text.status();
-    }
-    logger("broker")->warn("consumer offsets: cannot use {} ({}); trying {}", path_, main_error.to_string(), bak);
+      },
+      &source);
+  if (!st.is_ok() || source == ConfigSource::kNone) {
+    std::lock_guard<std::mutex> lock(mu_);
+    table_.clear();
+    return st;  // OK when neither file exists
   }
-  if (env_->file_exists(bak)) {
-    auto text = read_file_to_string(env_, bak);
-    if (text.is_ok()) {
-      auto table = decode(*text);
-      if (table.is_ok()) {
-        std::lock_guard<std::mutex> pl(persist_mu_);
-        std::lock_guard<std::mutex> lock(mu_);
-        table_ = std::move(table).value();
-        persisted_.clear();  // the main file does not hold this content
-        logger("broker")->warn("consumer offsets: loaded from {}", bak);
-        return Status::ok();
-      }
-      if (main_error.is_ok()) main_error = Status::corruption(bak + ": " + table.status().message());
-    } else if (main_error.is_ok()) {
-      main_error = text.status();
-    }
-  }
+  std::lock_guard<std::mutex> pl(persist_mu_);
   std::lock_guard<std::mutex> lock(mu_);
-  table_.clear();
-  return main_error;  // OK when neither file exists
+  table_ = std::move(loaded);
+  if (source == ConfigSource::kMain) {
+    persisted_ = std::move(loaded_text);
+  } else {
+    persisted_.clear();  // the main file does not hold this content
+    logger("broker")->warn("consumer offsets: loaded from {}.bak", path_);
+  }
+  return Status::ok();
 }
 
 Status ConsumerOffsetManager::persist() {
   std::lock_guard<std::mutex> pl(persist_mu_);
   std::string content = encode();
+  // Skipped when the file already holds this table.
   if (content == persisted_) return Status::ok();
-  HF_RETURN_IF_ERROR(env_->create_dirs(parent_dir(path_)));
   // Keep the file being replaced as the .bak copy, but never replace a good .bak with a damaged
   // main file.
   std::string previous = persisted_;
@@ -191,8 +178,7 @@ Status ConsumerOffsetManager::persist() {
     auto text = read_file_to_string(env_, path_);
     if (text.is_ok() && decode(*text).is_ok()) previous = std::move(text).value();
   }
-  if (!previous.empty()) HF_RETURN_IF_ERROR(write_file_atomically(env_, path_ + ".bak", previous));
-  HF_RETURN_IF_ERROR(write_file_atomically(env_, path_, content));
+  HF_RETURN_IF_ERROR(replace_config_file(env_, path_, previous, content));
   persisted_ = std::move(content);
   return Status::ok();
 }
