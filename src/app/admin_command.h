@@ -27,6 +27,9 @@ CLI::App* add_admin_command(CLI::App& app, std::shared_ptr<AdminCliOptions> opti
 // Adds `--namesrv` (and `--timeout-ms`) to a leaf subcommand, bound to the shared options.
 void add_connection_options(CLI::App* command, const std::shared_ptr<AdminCliOptions>& options);
 
+// `admin send` and `admin consume` (Producer / PullConsumer); in admin_client_commands.cc.
+void add_client_commands(CLI::App* admin, const std::shared_ptr<AdminCliOptions>& options);
+
 // Prints "holdfast admin <what>: <message>" to stderr and returns 1.
 int report_error(const std::string& what, const std::string& message);
 
