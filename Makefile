@@ -4,7 +4,7 @@ ASAN_DIR ?= build-asan
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan test test-asan run bench clean
+.PHONY: all deps build build-asan test test-asan run bench install clean
 
 all: build
 
@@ -30,6 +30,12 @@ test: build build-asan
 # Ctrl-C stops it cleanly. Extra flags: make run ARGS='flushDiskType=ASYNC_FLUSH'.
 run: build
 	./$(BUILD_DIR)/bin/holdfast standalone --data ./data $(ARGS)
+
+# Installs the holdfast binary, include/holdfast/*.h and the client library with its CMake package
+# (find_package(holdfast) -> holdfast::client) under PREFIX: make install PREFIX=$$HOME/.local
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 bench: build
 	./$(BUILD_DIR)/bin/store_bench --dir ./data/bench
