@@ -71,6 +71,12 @@ class ClientProcessor {
   // A string header field that must be present (and, unless allow_empty, non-empty).
   static Result<std::string> required_field(const remoting::RemotingCommand& request, std::string_view name,
                                             bool allow_empty = false);
+  // The `topic` and `queueId` header fields of a queue-level request.
+  struct QueueHeader {
+    std::string topic;
+    int32_t queue_id = 0;
+  };
+  static Result<QueueHeader> queue_header(const remoting::RemotingCommand& request);
   bool group_exists(const std::string& group) const;
   // Store time of the message at queue_offset, 0 if it cannot be read.
   int64_t store_time_at(const std::string& topic, int32_t queue_id, int64_t queue_offset) const;

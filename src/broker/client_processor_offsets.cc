@@ -21,13 +21,19 @@ RemotingCommand bad_header(const RemotingCommand& request, const Status& status)
 
 }  // namespace
 
+Result<ClientProcessor::QueueHeader> ClientProcessor::queue_header(const RemotingCommand& request) {
+  QueueHeader header;
+  HF_ASSIGN_OR_RETURN(header.topic, required_field(request, "topic"));
+  HF_ASSIGN_OR_RETURN(header.queue_id, request.get_int32("queueId"));
+  return header;
+}
+
 RemotingCommand ClientProcessor::query_consumer_offset(const RemotingCommand& request) {
   auto group = required_field(request, "consumerGroup");
   if (!group.is_ok()) return bad_header(request, group.status());
-  auto topic = required_field(request, "topic");
-  if (!topic.is_ok()) return bad_header(request, topic.status());
-  auto queue_id = request.get_int32("queueId");
-  if (!queue_id.is_ok()) return bad_header(request, queue_id.status());
+  auto queue = queue_header(request);
+  if (!queue.is_ok()) return bad_header(request, queue.status());
+  const auto& [topic, queue_id] = *queue;
   bool zero_if_not_found = true;  // 5.x clients may send setZeroIfNotFound=false
   if (request.ext("setZeroIfNotFound")) {
     auto flag = request.get_bool("setZeroIfNotFound");
@@ -36,53 +42,50 @@ RemotingCommand ClientProcessor::query_consumer_offset(const RemotingCommand& re
   }
 
   RemotingCommand response = request.make_response(rc::kSuccess);
-  if (auto offset = offsets_->query(*group, *topic, *queue_id)) {
+  if (auto offset = offsets_->query(*group, topic, queue_id)) {
     response.set_ext_int("offset", *offset);
     return response;
   }
   // No committed offset. A queue that still starts at offset 0 lets a new group begin at 0
   // (everything is still there); a queue whose head was removed answers QUERY_NOT_FOUND so the
   // client applies its consumeFromWhere policy.
-  if (zero_if_not_found && store_->min_offset_in_queue(*topic, *queue_id) <= 0) {
+  if (zero_if_not_found && store_->min_offset_in_queue(topic, queue_id) <= 0) {
     response.set_ext_int("offset", 0);
     return response;
   }
-  return request.make_response(rc::kQueryNotFound, "no committed offset for group " + *group + " on " + *topic +
-                                                       " queue " + std::to_string(*queue_id));
+  return request.make_response(rc::kQueryNotFound, "no committed offset for group " + *group + " on " + topic +
+                                                       " queue " + std::to_string(queue_id));
 }
 
 RemotingCommand ClientProcessor::update_consumer_offset(const RemotingCommand& request) {
   auto group = required_field(request, "consumerGroup");
   if (!group.is_ok()) return bad_header(request, group.status());
-  auto topic = required_field(request, "topic");
-  if (!topic.is_ok()) return bad_header(request, topic.status());
-  auto queue_id = request.get_int32("queueId");
-  if (!queue_id.is_ok()) return bad_header(request, queue_id.status());
+  auto queue = queue_header(request);
+  if (!queue.is_ok()) return bad_header(request, queue.status());
+  const auto& [topic, queue_id] = *queue;
   auto offset = request.get_int64("commitOffset");
   if (!offset.is_ok()) return bad_header(request, offset.status());
-  offsets_->commit(*group, *topic, *queue_id, *offset);
+  offsets_->commit(*group, topic, queue_id, *offset);
   return request.make_response(rc::kSuccess);
 }
 
 RemotingCommand ClientProcessor::queue_offset(const RemotingCommand& request) {
-  auto topic = required_field(request, "topic");
-  if (!topic.is_ok()) return bad_header(request, topic.status());
-  auto queue_id = request.get_int32("queueId");
-  if (!queue_id.is_ok()) return bad_header(request, queue_id.status());
+  auto queue = queue_header(request);
+  if (!queue.is_ok()) return bad_header(request, queue.status());
+  const auto& [topic, queue_id] = *queue;
   RemotingCommand response = request.make_response(rc::kSuccess);
-  response.set_ext_int("offset", request.code == req::kGetMaxOffset ? store_->max_offset_in_queue(*topic, *queue_id)
-                                                                    : store_->min_offset_in_queue(*topic, *queue_id));
+  response.set_ext_int("offset", request.code == req::kGetMaxOffset ? store_->max_offset_in_queue(topic, queue_id)
+                                                                    : store_->min_offset_in_queue(topic, queue_id));
   return response;
 }
 
 RemotingCommand ClientProcessor::search_offset_by_timestamp(const RemotingCommand& request) {
-  auto topic = required_field(request, "topic");
-  if (!topic.is_ok()) return bad_header(request, topic.status());
-  auto queue_id = request.get_int32("queueId");
-  if (!queue_id.is_ok()) return bad_header(request, queue_id.status());
+  auto queue = queue_header(request);
+  if (!queue.is_ok()) return bad_header(request, queue.status());
+  const auto& [topic, queue_id] = *queue;
   auto timestamp = request.get_int64("timestamp");
   if (!timestamp.is_ok()) return bad_header(request, timestamp.status());
-  auto offset = store_->offset_by_timestamp(*topic, *queue_id, *timestamp);
+  auto offset = store_->offset_by_timestamp(topic, queue_id, *timestamp);
   if (!offset.is_ok()) return request.make_response(rc::kSystemError, offset.status().to_string());
   RemotingCommand response = request.make_response(rc::kSuccess);
   response.set_ext_int("offset", *offset);
@@ -90,11 +93,10 @@ RemotingCommand ClientProcessor::search_offset_by_timestamp(const RemotingComman
 }
 
 RemotingCommand ClientProcessor::earliest_store_time(const RemotingCommand& request) {
-  auto topic = required_field(request, "topic");
-  if (!topic.is_ok()) return bad_header(request, topic.status());
-  auto queue_id = request.get_int32("queueId");
-  if (!queue_id.is_ok()) return bad_header(request, queue_id.status());
-  auto timestamp = store_->earliest_store_time(*topic, *queue_id);
+  auto queue = queue_header(request);
+  if (!queue.is_ok()) return bad_header(request, queue.status());
+  const auto& [topic, queue_id] = *queue;
+  auto timestamp = store_->earliest_store_time(topic, queue_id);
   RemotingCommand response = request.make_response(rc::kSuccess);
   // An empty or unknown queue has no earliest message: -1, as a Java broker answers.
   response.set_ext_int("timestamp", timestamp.is_ok() ? *timestamp : -1);

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "base/logging.h"
+#include "remoting/remoting_command.h"
 
 namespace holdfast::broker {
 
@@ -40,19 +41,21 @@ Result<json> parse_json(std::string_view text, std::string_view what) {
   }
 }
 
-namespace {
-
-const json* field(const json& object, std::string_view key) {
+const json* json_member(const json& object, std::string_view key) {
   if (!object.is_object()) return nullptr;
   auto it = object.find(key);
   if (it == object.end() || it->is_null()) return nullptr;
   return &*it;
 }
 
-}  // namespace
+std::optional<int64_t> json_int64(const json& value) {
+  if (value.is_number_integer()) return value.get<int64_t>();
+  if (value.is_string()) return remoting::parse_decimal_int64(value.get_ref<const std::string&>());
+  return std::nullopt;
+}
 
 Result<int64_t> int_field(const json& object, std::string_view key, int64_t fallback) {
-  const json* v = field(object, key);
+  const json* v = json_member(object, key);
   if (v == nullptr) return fallback;
   if (v->is_number_integer() && !v->is_number_unsigned()) return v->get<int64_t>();
   if (v->is_number_unsigned()) {
@@ -77,7 +80,7 @@ Result<int32_t> int32_field(const json& object, std::string_view key, int32_t fa
 }
 
 Result<bool> bool_field(const json& object, std::string_view key, bool fallback) {
-  const json* v = field(object, key);
+  const json* v = json_member(object, key);
   if (v == nullptr) return fallback;
   if (v->is_boolean()) return v->get<bool>();
   if (v->is_string()) {
@@ -89,7 +92,7 @@ Result<bool> bool_field(const json& object, std::string_view key, bool fallback)
 }
 
 Result<std::string> string_field(const json& object, std::string_view key, std::string fallback) {
-  const json* v = field(object, key);
+  const json* v = json_member(object, key);
   if (v == nullptr) return fallback;
   if (!v->is_string()) {
     return Status::invalid_argument("field '" + std::string(key) + "' is not a string: " + dump_compact(*v));

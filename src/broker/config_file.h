@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -48,6 +49,13 @@ Result<int64_t> int_field(const nlohmann::json& object, std::string_view key, in
 Result<int32_t> int32_field(const nlohmann::json& object, std::string_view key, int32_t fallback);
 Result<bool> bool_field(const nlohmann::json& object, std::string_view key, bool fallback);
 Result<std::string> string_field(const nlohmann::json& object, std::string_view key, std::string fallback);
+
+// Building blocks for readers more lenient still (bodies where a bad entry is skipped, not an
+// error). The member `key` of `object`; nullptr when `object` is not an object, or the member is
+// missing or null.
+const nlohmann::json* json_member(const nlohmann::json& object, std::string_view key);
+// An integer, or a string holding a decimal integer (parse_decimal_int64); nullopt otherwise.
+std::optional<int64_t> json_int64(const nlohmann::json& value);
 
 // Which copy load_config_file used.
 enum class ConfigSource { kNone, kMain, kBackup };

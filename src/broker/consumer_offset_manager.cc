@@ -60,19 +60,6 @@ std::string quote_bare_integer_keys(std::string_view in) {
   return out;
 }
 
-bool json_to_int64(const nlohmann::json& v, int64_t* out) {
-  if (v.is_number_integer()) {
-    *out = v.get<int64_t>();
-    return true;
-  }
-  if (v.is_string()) {
-    auto parsed = remoting::parse_decimal_int64(v.get_ref<const std::string&>());
-    if (parsed) *out = *parsed;
-    return parsed.has_value();
-  }
-  return false;
-}
-
 }  // namespace
 
 ConsumerOffsetManager::ConsumerOffsetManager(Env* env, std::string path) : env_(env), path_(std::move(path)) {}
@@ -101,13 +88,12 @@ Result<ConsumerOffsetManager::Table> ConsumerOffsetManager::decode(const std::st
     auto& row = table[Key(key.substr(0, at), key.substr(at + 1))];
     for (const auto& [queue_text, offset_value] : queues.items()) {
       auto queue_id = remoting::parse_decimal_int64(queue_text);
-      int64_t offset = 0;
-      if (!queue_id || *queue_id < 0 || *queue_id > std::numeric_limits<int32_t>::max() ||
-          !json_to_int64(offset_value, &offset)) {
+      const std::optional<int64_t> offset = json_int64(offset_value);
+      if (!queue_id || *queue_id < 0 || *queue_id > std::numeric_limits<int32_t>::max() || !offset) {
         logger("broker")->warn("consumer offsets: skipping malformed queue entry {} in '{}'", queue_text, key);
         continue;
       }
-      row[static_cast<int32_t>(*queue_id)] = offset;
+      row[static_cast<int32_t>(*queue_id)] = *offset;
     }
   }
   return table;

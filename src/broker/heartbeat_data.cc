@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "remoting/remoting_command.h"
+#include "broker/config_file.h"
 
 namespace holdfast::broker {
 
@@ -11,15 +11,8 @@ namespace {
 
 using nlohmann::json;
 
-const json* member(const json& object, const char* key) {
-  if (!object.is_object()) return nullptr;
-  auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
 std::string string_of(const json& object, const char* key, std::string fallback) {
-  const json* v = member(object, key);
+  const json* v = json_member(object, key);
   if (v == nullptr) return fallback;
   if (v->is_string()) return v->get<std::string>();
   if (v->is_number_integer()) return std::to_string(v->get<int64_t>());
@@ -27,32 +20,19 @@ std::string string_of(const json& object, const char* key, std::string fallback)
   return fallback;
 }
 
-bool int64_of(const json& v, int64_t* out) {
-  if (v.is_number_integer()) {
-    *out = v.get<int64_t>();
-    return true;
-  }
-  if (v.is_number_float()) {
-    *out = static_cast<int64_t>(v.get<double>());
-    return true;
-  }
-  if (v.is_string()) {
-    auto parsed = remoting::parse_decimal_int64(v.get_ref<const std::string&>());
-    if (parsed) *out = *parsed;
-    return parsed.has_value();
-  }
-  return false;
+// json_int64, and a float truncated toward zero.
+std::optional<int64_t> int64_of(const json& v) {
+  if (v.is_number_float()) return static_cast<int64_t>(v.get<double>());
+  return json_int64(v);
 }
 
-int64_t int64_field(const json& object, const char* key, int64_t fallback) {
-  const json* v = member(object, key);
-  int64_t out = fallback;
-  if (v != nullptr && int64_of(*v, &out)) return out;
-  return fallback;
+int64_t int64_of(const json& object, const char* key, int64_t fallback) {
+  const json* v = json_member(object, key);
+  return v == nullptr ? fallback : int64_of(*v).value_or(fallback);
 }
 
-bool bool_field(const json& object, const char* key, bool fallback) {
-  const json* v = member(object, key);
+bool bool_of(const json& object, const char* key, bool fallback) {
+  const json* v = json_member(object, key);
   if (v == nullptr) return fallback;
   if (v->is_boolean()) return v->get<bool>();
   if (v->is_number_integer()) return v->get<int64_t>() != 0;
@@ -67,7 +47,7 @@ bool bool_field(const json& object, const char* key, bool fallback) {
 // Sets arrive as JSON arrays; tolerate a single value or an object of values as well.
 std::vector<const json*> elements(const json& object, const char* key) {
   std::vector<const json*> out;
-  const json* v = member(object, key);
+  const json* v = json_member(object, key);
   if (v == nullptr) return out;
   if (v->is_array() || v->is_object()) {
     for (const auto& e : *v) out.push_back(&e);
@@ -85,12 +65,11 @@ SubscriptionData parse_subscription(const json& s) {
     if (t->is_string()) d.tags_set.push_back(t->get<std::string>());
   }
   for (const json* c : elements(s, "codeSet")) {
-    int64_t code = 0;
-    if (int64_of(*c, &code)) d.code_set.push_back(code);
+    if (auto code = int64_of(*c)) d.code_set.push_back(*code);
   }
-  d.sub_version = int64_field(s, "subVersion", 0);
+  d.sub_version = int64_of(s, "subVersion", 0);
   d.expression_type = string_of(s, "expressionType", "TAG");
-  d.class_filter_mode = bool_field(s, "classFilterMode", false);
+  d.class_filter_mode = bool_of(s, "classFilterMode", false);
   return d;
 }
 
@@ -114,7 +93,7 @@ Result<HeartbeatData> parse_heartbeat_data(std::string_view body) {
     d.consume_type = string_of(*c, "consumeType", "");
     d.message_model = string_of(*c, "messageModel", "CLUSTERING");
     d.consume_from_where = string_of(*c, "consumeFromWhere", "");
-    d.unit_mode = bool_field(*c, "unitMode", false);
+    d.unit_mode = bool_of(*c, "unitMode", false);
     for (const json* s : elements(*c, "subscriptionDataSet")) {
       if (!s->is_object()) continue;
       SubscriptionData sub = parse_subscription(*s);
