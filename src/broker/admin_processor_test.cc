@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "broker_test_support.h"
 #include "remoting/request_code.h"
 #include "remoting/response_code.h"
 #include "storage/store_test_util.h"
@@ -109,16 +110,9 @@ class AdminProcessorTest : public ::testing::Test {
     return call(std::move(r));
   }
   std::vector<RecordView> records(const std::string& body) {
-    std::vector<RecordView> out;
-    size_t pos = 0;
-    while (pos < body.size()) {
-      RecordView v;
-      DecodeResult d = decode_record(body.data() + pos, body.size() - pos, true, &v);
-      EXPECT_EQ(d.outcome, DecodeOutcome::kRecord);
-      if (d.outcome != DecodeOutcome::kRecord) break;
-      out.push_back(v);
-      pos += static_cast<size_t>(d.size);
-    }
+    bool ok = false;
+    std::vector<RecordView> out = test_support::decode_records(body, &ok);
+    EXPECT_TRUE(ok) << "a returned record does not decode";
     return out;
   }
 
@@ -213,17 +207,8 @@ TEST_F(AdminProcessorTest, DeleteTopicRemovesConfig) {
 }
 
 TEST_F(AdminProcessorTest, SendToUnknownTopicAutoCreatesThroughResolver) {
-  RemotingCommand r = RemotingCommand::make_request(req::kSendMessageV2);
-  r.set_ext("a", "pg");
-  r.set_ext("b", "AutoTopic");
-  r.set_ext("c", "TBW102");
-  r.set_ext_int("d", 4);
-  r.set_ext_int("e", -1);
-  r.set_ext_int("f", 0);
-  r.set_ext_int("g", 1700000000000);
-  r.set_ext_int("h", 0);
-  r.set_ext("i", "");
-  r.body = "hello";
+  // Queue -1: the broker picks one.
+  RemotingCommand r = test_support::send_v2("AutoTopic", -1, "hello", "", "", "");
   RemotingCommand resp = call(r);
   ASSERT_EQ(resp.code, rc::kSuccess) << resp.remark.value_or("");
   const json all = all_topics();

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <future>
 
+#include "broker_test_support.h"
 #include "broker/pull_message_processor.h"
 #include "broker/send_message_processor.h"
 #include "remoting/batch_codec.h"
@@ -58,51 +59,19 @@ class BrokerProcessorTest : public ::testing::Test {
   }
 
   RemotingCommand send_v2(const std::string& topic, int queue, const std::string& body, const std::string& tags) {
-    RemotingCommand r = RemotingCommand::make_request(req::kSendMessageV2);
-    r.set_ext("a", "pg");
-    r.set_ext("b", topic);
-    r.set_ext("c", "TBW102");
-    r.set_ext_int("d", 4);
-    r.set_ext_int("e", queue);
-    r.set_ext_int("f", 0);
-    r.set_ext_int("g", 1700000000000);
-    r.set_ext_int("h", 0);
-    std::string props;
-    append_property(&props, "TAGS", tags);
-    append_property(&props, "KEYS", "k-" + body);
-    append_property(&props, "UNIQ_KEY", "7F00000100002A9F0000000000000001");
-    append_property(&props, "WAIT", "true");
-    r.set_ext("i", props);
-    r.body = body;
-    return r;
+    return test_support::send_v2(topic, queue, body, tags, "k-" + body, "7F00000100002A9F0000000000000001");
   }
   RemotingCommand pull(const std::string& topic, int queue, int64_t offset, int32_t flags, int64_t suspend_ms,
                        const std::string& subscription = "*") {
-    RemotingCommand r = RemotingCommand::make_request(req::kPullMessage);
-    r.set_ext("consumerGroup", "cg");
-    r.set_ext("topic", topic);
-    r.set_ext_int("queueId", queue);
-    r.set_ext_int("queueOffset", offset);
-    r.set_ext_int("maxMsgNums", 32);
-    r.set_ext_int("sysFlag", flags);
-    r.set_ext_int("commitOffset", 7);
-    r.set_ext_int("suspendTimeoutMillis", suspend_ms);
-    r.set_ext("subscription", subscription);
-    return r;
+    return test_support::pull("cg", topic, queue, offset, /*max_msgs=*/32, flags, suspend_ms, subscription,
+                              /*commit_offset=*/7);
   }
   // A SEND_OK message becomes pullable once the dispatcher has indexed it (normally < 2 ms).
   void settle() { store_->wait_dispatched(store_->confirmed_offset()); }
   std::vector<RecordView> records(const std::string& body) {
-    std::vector<RecordView> out;
-    size_t pos = 0;
-    while (pos < body.size()) {
-      RecordView v;
-      DecodeResult d = decode_record(body.data() + pos, body.size() - pos, true, &v);
-      EXPECT_EQ(d.outcome, DecodeOutcome::kRecord);
-      if (d.outcome != DecodeOutcome::kRecord) break;
-      out.push_back(v);
-      pos += static_cast<size_t>(d.size);
-    }
+    bool ok = false;
+    std::vector<RecordView> out = test_support::decode_records(body, &ok);
+    EXPECT_TRUE(ok) << "a pulled record does not decode";
     return out;
   }
 
