@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "app/admin_client.h"
 #include "broker_test_support.h"
 #include "storage/message.h"
@@ -41,6 +43,14 @@ CommandOutput run_command(const std::string& command) {
   const int status = ::pclose(pipe);
   out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return out;
+}
+
+// The JSON summary: the last line of the output (log lines may come before it).
+nlohmann::json json_summary(const std::string& output) {
+  std::string text = output;
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  const size_t start = text.rfind('\n');
+  return nlohmann::json::parse(start == std::string::npos ? text : text.substr(start + 1), nullptr, false);
 }
 
 // Polls `check` for up to timeout_ms (name-server registration and index dispatch are async).
@@ -276,6 +286,48 @@ TEST_F(AdminTest, CliSubcommandsRunAndNameTheirMqadminEquivalent) {
     EXPECT_EQ(help.exit_code, 0) << command;
     EXPECT_NE(help.output.find(mqadmin), std::string::npos) << command << ":\n" << help.output;
   }
+}
+
+// `admin send`, `admin consume`, `bench produce` and `bench consume` on the C++ client; the bench
+// consumer commits its offsets, so `group stats` then shows no lag.
+TEST_F(AdminTest, SendConsumeAndBenchFromTheShell) {
+  const std::string ns = " --namesrv " + *ns_addr_;
+  CommandOutput sent = run_command(*bin_ + " admin send -t ShellTopic -p hello-shell -c TagS -k shell-key" + ns);
+  EXPECT_EQ(sent.exit_code, 0) << sent.output;
+  EXPECT_EQ(sent.output.rfind("SEND_OK msgId=", 0), 0u) << sent.output;
+  CommandOutput consumed = run_command(*bin_ + " admin consume -t ShellTopic --bodies --wait 1" + ns);
+  EXPECT_EQ(consumed.exit_code, 0) << consumed.output;
+  EXPECT_NE(consumed.output.find("hello-shell\n"), std::string::npos) << consumed.output;
+
+  CommandOutput produce =
+      run_command(*bin_ + " bench produce -t BenchSmoke --threads 2 --size 128 --duration 2 --json" + ns);
+  ASSERT_EQ(produce.exit_code, 0) << produce.output;
+  nlohmann::json p = json_summary(produce.output);
+  ASSERT_TRUE(p.is_object()) << produce.output;
+  const int64_t messages = p["messages"].get<int64_t>();
+  EXPECT_GT(messages, 0);
+  EXPECT_EQ(p["failures"].get<int64_t>(), 0);
+  EXPECT_GT(p["p99_rt_ms"].get<double>(), 0);
+
+  CommandOutput consume = run_command(*bin_ + " bench consume -t BenchSmoke -g BenchSmokeGroup --from first --count " +
+                                      std::to_string(messages) + " --duration 60 --json" + ns);
+  ASSERT_EQ(consume.exit_code, 0) << consume.output;
+  nlohmann::json c = json_summary(consume.output);
+  ASSERT_TRUE(c.is_object()) << consume.output;
+  EXPECT_EQ(c["messages"].get<int64_t>(), messages);
+  EXPECT_EQ(c["pull_failures"].get<int64_t>(), 0);
+
+  auto stats = client().group_stats("BenchSmokeGroup", "BenchSmoke");
+  ASSERT_TRUE(stats.is_ok()) << stats.status().to_string();
+  EXPECT_FALSE(stats->queues.empty());
+  EXPECT_EQ(stats->total_lag, 0);
+  int64_t consumed_total = 0;
+  for (const QueueProgress& q : stats->queues) consumed_total += q.consumer_offset;
+  EXPECT_EQ(consumed_total, messages);
+
+  CommandOutput bad = run_command(*bin_ + " bench produce -t BenchSmoke --duration 1 --namesrv 127.0.0.1:1");
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_EQ(bad.output.rfind("holdfast bench produce: ", 0), 0u) << bad.output;
 }
 
 }  // namespace
