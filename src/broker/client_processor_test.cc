@@ -119,6 +119,11 @@ class ClientProcessorTest : public ::testing::Test {
   PutResult put(MessageToStore m) {
     PutResult r = store_->put(std::move(m));
     EXPECT_EQ(r.status, PutStatus::kOk) << r.remark;
+    // A WAIT=false put answers before its bytes are confirmed; readers (send-back included) see
+    // a record only once it is. Wait for that, bounded.
+    for (int i = 0; i < 5000 && store_->confirmed_offset() <= r.physical_offset; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     return r;
   }
   void settle() { store_->wait_dispatched(store_->confirmed_offset()); }
