@@ -29,9 +29,14 @@ static_assert(std::atomic<bool>::is_always_lock_free);
 
 void on_signal(int) { g_stop.store(true); }
 
-void wait_for_signal() {
+// Installed first thing in main(), so a SIGTERM/SIGINT that arrives while a server is still
+// starting (or right after it printed its address) still means "stop cleanly".
+void install_signal_handlers() {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+}
+
+void wait_for_signal() {
   while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
 }
 
@@ -114,6 +119,7 @@ int run_standalone(holdfast::BrokerConfig config, const std::string& host, int n
 }  // namespace
 
 int main(int argc, char** argv) {
+  install_signal_handlers();
   CLI::App app{"Holdfast: a RocketMQ-compatible broker that never loses an acknowledged message"};
   app.require_subcommand(1);
 
