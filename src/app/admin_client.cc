@@ -363,6 +363,10 @@ Result<GroupStats> AdminClient::group_stats(const std::string& group, const std:
     }
   }
   stats.consumers.assign(consumers.begin(), consumers.end());
+  if (stats.queues.empty() && stats.consumers.empty()) {
+    return Status::not_found("consumer group " + group + " has no committed offsets and no online consumers" +
+                             (topic.empty() ? std::string() : " for topic " + topic));
+  }
   std::sort(stats.queues.begin(), stats.queues.end(), [](const QueueProgress& a, const QueueProgress& b) {
     return std::tie(a.topic, a.broker_name, a.queue_id) < std::tie(b.topic, b.broker_name, b.queue_id);
   });

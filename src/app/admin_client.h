@@ -129,7 +129,8 @@ class AdminClient {
 
   // --- groups ---
   Result<std::vector<GroupInfo>> group_list();
-  // GET_CONSUME_STATS from every master (topic "" = all the group's topics).
+  // GET_CONSUME_STATS from every master (topic "" = all the group's topics). NotFound when the
+  // group has neither offsets nor online consumers anywhere.
   Result<GroupStats> group_stats(const std::string& group, const std::string& topic);
 
   // --- messages ---

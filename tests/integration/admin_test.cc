@@ -193,6 +193,11 @@ TEST_F(AdminTest, GroupStatsShowLagAfterACommit) {
   EXPECT_EQ(q0->lag, 2);
   EXPECT_EQ(stats->total_lag, 2);
 
+  auto unknown = admin.group_stats("NoSuchGroup", "");
+  ASSERT_FALSE(unknown.is_ok());
+  EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(unknown.status().message().find("NoSuchGroup"), std::string::npos);
+
   auto groups = admin.group_list();
   ASSERT_TRUE(groups.is_ok()) << groups.status().to_string();
 }
