@@ -16,6 +16,7 @@
 #include "broker/client_processor.h"
 #include "broker/consumer_offset_manager.h"
 #include "broker/pull_message_processor.h"
+#include "broker/schedule_message_service.h"
 #include "broker/send_message_processor.h"
 #include "broker/subscription_group_manager.h"
 #include "broker/topic_config_manager.h"
@@ -68,6 +69,7 @@ struct BrokerController::Impl {
   std::unique_ptr<broker::PullMessageProcessor> pull;
   std::unique_ptr<broker::ClientProcessor> client_processor;
   std::unique_ptr<broker::AdminProcessor> admin;
+  std::unique_ptr<broker::ScheduleMessageService> schedule;
   std::unique_ptr<transport::RemotingServer> server;
   transport::RemotingClient name_server_client;
 };
@@ -84,6 +86,8 @@ MessageStore* BrokerController::store() { return impl_->store.get(); }
 Status BrokerController::start() {
   auto log = logger("broker");
   HF_ASSIGN_OR_RETURN(StoreOptions store_options, to_store_options(config_));
+  HF_ASSIGN_OR_RETURN(store_options.delay_level_ms, parse_delay_levels(config_.message_delay_level));
+  const auto delay_level_count = static_cast<int32_t>(store_options.delay_level_ms.size());
 
   // The address clients are told: brokerIP1, else the listen host, else a detected address.
   std::string ip = config_.broker_ip1;
@@ -128,11 +132,31 @@ Status BrokerController::start() {
   impl_->store = std::move(opened).value();
   MessageStore* store = impl_->store.get();
 
+  // Delay levels: delivers parked messages once due; progress in config/delayOffset.json.
+  broker::ScheduleMessageServiceOptions schedule_options;
+  schedule_options.delay_level_ms = store_options.delay_level_ms;
+  schedule_options.offset_path = config_dir + "/delayOffset.json";
+  impl_->schedule = std::make_unique<broker::ScheduleMessageService>(env_, store, schedule_options);
+  HF_RETURN_IF_ERROR(impl_->schedule->load());
+  impl_->schedule->start();
+
   // Processors.
   broker::TopicConfigManager* topics = impl_->topics.get();
+  broker::SubscriptionGroupManager* groups = impl_->groups.get();
+  auto retry_max_times = [groups](const std::string& group) -> int32_t {
+    auto g = groups->find(group);
+    return g ? g->retry_max_times : 16;
+  };
+  auto ensure_dlq_topic = [topics](const std::string& group) {
+    return topics->ensure_system_style_topic(broker::dlq_topic(group), 1, broker::perm::kReadWrite).status();
+  };
+  broker::SendRetryPolicy send_policy;
+  send_policy.delay_level_count = delay_level_count;
+  send_policy.retry_max_times = retry_max_times;
+  send_policy.ensure_dlq_topic = ensure_dlq_topic;
   impl_->send = std::make_unique<broker::SendMessageProcessor>(
       store, store_options.store_host,
-      broker::make_topic_resolver(topics));
+      broker::make_topic_resolver(topics), std::move(send_policy));
   broker::ConsumerOffsetManager* offsets = impl_->offsets.get();
   impl_->pull = std::make_unique<broker::PullMessageProcessor>(
       store,
@@ -144,7 +168,6 @@ Status BrokerController::start() {
   store->set_arrival_listener(
       [pull](const std::string& topic, int32_t queue, int64_t max_offset) { pull->on_arrival(topic, queue, max_offset); });
 
-  broker::SubscriptionGroupManager* groups = impl_->groups.get();
   broker::ClientManagerOptions cm;
   cm.channel_expired_timeout_ms = config_.channel_expired_timeout_ms;
   cm.scan_interval_ms = kClientScanIntervalMs;
@@ -161,13 +184,9 @@ Status BrokerController::start() {
     HF_ASSIGN_OR_RETURN(broker::TopicConfig t, topics->ensure_system_style_topic(broker::retry_topic(group), 1, broker::perm::kReadWrite));
     return t.write_queue_nums;
   };
-  cp.ensure_dlq_topic = [topics](const std::string& group) {
-    return topics->ensure_system_style_topic(broker::dlq_topic(group), 1, broker::perm::kReadWrite).status();
-  };
-  cp.retry_max_times = [groups](const std::string& group) -> int32_t {
-    auto g = groups->find(group);
-    return g ? g->retry_max_times : 16;
-  };
+  cp.ensure_dlq_topic = ensure_dlq_topic;
+  cp.retry_max_times = retry_max_times;
+  cp.delay_level_count = delay_level_count;
   cp.read_queue_count = [topics](const std::string& topic) -> std::optional<int32_t> {
     auto t = topics->find(topic);
     if (!t) return std::nullopt;
@@ -289,6 +308,10 @@ void BrokerController::stop() {
   if (impl_->offsets) {
     Status st = impl_->offsets->stop();
     if (!st.is_ok()) log->error("persisting consumer offsets: {}", st.to_string());
+  }
+  if (impl_->schedule) {
+    Status st = impl_->schedule->stop();
+    if (!st.is_ok()) log->error("persisting delay-level progress: {}", st.to_string());
   }
   if (impl_->store) {
     Status st = impl_->store->shutdown();

@@ -175,6 +175,65 @@ TEST_F(BrokerProcessorTest, SendV1AndBatch) {
   }
 }
 
+TEST_F(BrokerProcessorTest, ADelayedSendIsParkedUntilDue) {
+  RemotingCommand r = send_v2("Later", 1, "wait", "A");
+  std::string props(r.ext("i").value_or(""));
+  append_property(&props, "DELAY", "2");
+  r.set_ext("i", props);
+  auto resp = client_.invoke_sync(addr_, r, 3000);
+  ASSERT_TRUE(resp.is_ok());
+  ASSERT_EQ(resp->code, rc::kSuccess) << resp->remark.value_or("");
+  settle();
+  EXPECT_EQ(store_->max_offset_in_queue("Later", 1), 0) << "nothing in the real topic before the delay";
+  GetResult parked = store_->get_messages(std::string(kScheduleTopicName), 1, 0, 8);
+  ASSERT_EQ(parked.records.size(), 1u);
+  RecordView v = testing_util::view_of(parked.records[0]);
+  EXPECT_EQ(find_property(v.properties, "REAL_TOPIC"), "Later");
+  EXPECT_EQ(find_property(v.properties, "REAL_QID"), "1");
+
+  // A batch cannot carry delay levels.
+  std::vector<remoting::BatchMessage> inner;
+  std::string delayed;
+  append_property(&delayed, "DELAY", "1");
+  inner.push_back({0, "b0", delayed});
+  RemotingCommand batch = send_v2("Later", 0, "", "x");
+  batch.code = req::kSendBatchMessage;
+  ASSERT_TRUE(remoting::encode_batch(inner, &batch.body).is_ok());
+  auto rb = client_.invoke_sync(addr_, batch, 3000);
+  ASSERT_TRUE(rb.is_ok());
+  EXPECT_EQ(rb->code, rc::kMessageIllegal);
+}
+
+TEST_F(BrokerProcessorTest, ARetrySendPastTheLimitGoesToTheDeadLetterTopicAtOnce) {
+  // The consumer's fallback when CONSUMER_SEND_MSG_BACK failed: a normal send to %RETRY%<group>
+  // with RECONSUME_TIME / MAX_RECONSUME_TIMES and DELAY = 3 + reconsumeTimes.
+  auto retry_send = [&](int32_t reconsume_times, const std::string& max) {
+    RemotingCommand r = send_v2("%RETRY%cg", 0, "again-" + std::to_string(reconsume_times), "A");
+    std::string props(r.ext("i").value_or(""));
+    append_property(&props, "RETRY_TOPIC", "Orders");
+    if (!max.empty()) append_property(&props, "MAX_RECONSUME_TIMES", max);
+    append_property(&props, "DELAY", std::to_string(3 + reconsume_times));
+    r.set_ext("i", props);
+    r.set_ext_int("j", reconsume_times);
+    auto resp = client_.invoke_sync(addr_, r, 3000);
+    EXPECT_TRUE(resp.is_ok());
+    EXPECT_EQ(resp->code, rc::kSuccess) << resp->remark.value_or("");
+  };
+  retry_send(16, "");   // at the group's limit (16): still a retry
+  retry_send(17, "");   // past it: dead
+  retry_send(3, "2");   // past the message's own limit: dead
+  settle();
+  EXPECT_EQ(store_->get_messages(std::string(kScheduleTopicName), 17, 0, 8).records.size(), 1u);  // 3 + 16 clamped to 18
+  GetResult dead = store_->get_messages("%DLQ%cg", 0, 0, 8);
+  ASSERT_EQ(dead.records.size(), 2u);
+  RecordView v = testing_util::view_of(dead.records[0]);
+  EXPECT_EQ(v.body, "again-17");
+  EXPECT_EQ(v.reconsume_times, 17);
+  EXPECT_EQ(find_property(v.properties, "RETRY_TOPIC"), "Orders");
+  EXPECT_EQ(find_property(v.properties, "DELAY"), "");
+  EXPECT_EQ(testing_util::view_of(dead.records[1]).body, "again-3");
+}
+
 TEST_F(BrokerProcessorTest, LongPollingWakesOnArrivalAndTimesOut) {
   ASSERT_EQ(client_.invoke_sync(addr_, send_v2("LP", 2, "first", "A"), 3000)->code, rc::kSuccess);
   settle();

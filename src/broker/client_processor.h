@@ -31,6 +31,8 @@ struct ClientProcessorOptions {
   std::function<Status(const std::string& group)> ensure_dlq_topic;
   // The group's retryMaxTimes, used when a send-back carries no maxReconsumeTimes. Empty: 16.
   std::function<int32_t(const std::string& group)> retry_max_times;
+  // How many delay levels messageDelayLevel defines; a send-back's level is clamped to it.
+  int32_t delay_level_count = 18;
   // A topic's read queue count for GET_CONSUME_STATS; nullopt (or empty hook): the queues the
   // store and the offset table know.
   std::function<std::optional<int32_t>(const std::string& topic)> read_queue_count;

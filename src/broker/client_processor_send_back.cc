@@ -1,12 +1,12 @@
 // ClientProcessor: CONSUMER_SEND_MSG_BACK (facts §8.3). A consumer that failed to process a
-// message hands it back; the broker stores a copy in the group's retry topic (or, past the
-// retry limit, in its dead-letter topic) and leaves the original where it is.
-//
-// Not yet: delay levels. The copy is stored in %RETRY%<group> for immediate redelivery; when
-// scheduled delivery exists, the copy gets DELAY = header delayLevel (or 3 + reconsumeTimes).
+// message hands it back; the broker stores a copy for the group's retry topic after a delay level
+// (the header's delayLevel, or 3 + reconsumeTimes when it is 0), or — once the copy would exceed
+// the retry limit, or when delayLevel < 0 — in its dead-letter topic at once. The original record
+// is left where it is.
 #include <random>
 
 #include "broker/client_processor.h"
+#include "broker/schedule_message_service.h"
 #include "remoting/response_code.h"
 
 namespace holdfast::broker {
@@ -76,7 +76,8 @@ void ClientProcessor::send_back(const RemotingCommand& request, Reply reply) {
       header_max ? *header_max
                  : (options_.retry_max_times ? options_.retry_max_times(*group) : kDefaultMaxReconsumeTimes);
   MessageToStore copy;
-  if (original.reconsume_times >= max_reconsume_times || *delay_level < 0) {
+  const bool dead = original.reconsume_times >= max_reconsume_times || *delay_level < 0;
+  if (dead) {
     if (options_.ensure_dlq_topic) {
       Status st = options_.ensure_dlq_topic(*group);
       if (!st.is_ok()) return fail(rc::kSystemError, "cannot create the dead-letter topic: " + st.message());
@@ -109,6 +110,14 @@ void ClientProcessor::send_back(const RemotingCommand& request, Reply reply) {
   copy.reconsume_times = original.reconsume_times + 1;
   copy.body.assign(original.body);
   copy.properties = copy_properties(original.properties, original.topic, origin_id);
+  if (dead) {
+    // Straight into the dead-letter queue, never after one more delay.
+    remove_property(&copy.properties, "DELAY");
+  } else {
+    const int32_t level = *delay_level > 0 ? *delay_level : 3 + original.reconsume_times;
+    set_property(&copy.properties, "DELAY", std::to_string(level));
+    park_delayed_message(&copy, options_.delay_level_count);
+  }
 
   store_->put_async(std::move(copy), [request, reply = std::move(reply)](const PutResult& result) {
     if (result.status == PutStatus::kOk) {

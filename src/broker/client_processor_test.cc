@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <set>
 #include <thread>
 
 #include "broker/broker_json.h"
@@ -66,6 +67,10 @@ class ClientProcessorTest : public ::testing::Test {
       std::lock_guard<std::mutex> lock(mu_);
       dlq_topics_.push_back("%DLQ%" + g);
       return Status::ok();
+    };
+    o.retry_max_times = [this](const std::string& g) {
+      std::lock_guard<std::mutex> lock(mu_);
+      return strict_groups_.count(g) ? 2 : 16;
     };
     processor_ = std::make_unique<ClientProcessor>(store_.get(), offsets_.get(), clients_.get(), o);
     processor_->register_to(server_);
@@ -131,6 +136,8 @@ class ClientProcessorTest : public ::testing::Test {
     settle();
     return store_->get_messages(topic, queue_id, 0, 32).records;
   }
+  // Send-back copies wait in the schedule topic, queue level - 1, until they are due.
+  std::vector<std::string> parked(int32_t level) { return records(std::string(kScheduleTopicName), level - 1); }
   // The original of the send-back tests: every header field set to something recognisable.
   MessageToStore original(const std::string& props_extra = "", int32_t reconsume_times = 0) {
     MessageToStore m = testing_util::make_message("TopicA", 2, std::string("body\0with\xffnul", 14), "key-1", "TagA");
@@ -156,6 +163,7 @@ class ClientProcessorTest : public ::testing::Test {
   std::mutex mu_;
   std::vector<std::string> ensured_groups_, retry_topics_, dlq_topics_;
   int32_t retry_queues_ = 1;
+  std::set<std::string> strict_groups_;
 };
 
 TEST_F(ClientProcessorTest, JavaHeartbeatRegistersGroupsAndCreatesRetryTopic) {
@@ -351,7 +359,7 @@ TEST_F(ClientProcessorTest, ConsumeStatsInFastjsonLayout) {
   EXPECT_EQ(call(std::move(subscribed)).body, expected) << "%RETRY%cg has no queues yet, TopicA is the same";
 }
 
-TEST_F(ClientProcessorTest, SendBackStoresAByteIdenticalCopyInTheRetryTopic) {
+TEST_F(ClientProcessorTest, SendBackParksACopyForTheRetryTopicAtLevelThreePlusReconsumeTimes) {
   MessageToStore m = original();
   const std::string original_props = m.properties;
   PutResult stored = put(m);
@@ -360,20 +368,25 @@ TEST_F(ClientProcessorTest, SendBackStoresAByteIdenticalCopyInTheRetryTopic) {
   RemotingCommand resp = call(std::move(r));
   ASSERT_EQ(resp.code, rc::kSuccess) << resp.remark.value_or("");
 
-  auto copies = records("%RETRY%cg", 0);
+  EXPECT_TRUE(records("%RETRY%cg", 0).empty()) << "the copy waits for its delay first";
+  auto copies = parked(3);  // delayLevel 0 and reconsumeTimes 0: level 3
   ASSERT_EQ(copies.size(), 1u);
   RecordView copy = testing_util::view_of(copies[0]);
   EXPECT_EQ(copy.body, m.body);
   std::string expected_props = original_props;
   append_property(&expected_props, "RETRY_TOPIC", "TopicA");
   append_property(&expected_props, "ORIGIN_MESSAGE_ID", "0A0000010000ABCD0000000000000001");
-  EXPECT_EQ(copy.properties, expected_props);
+  std::string parked_props = expected_props;
+  append_property(&parked_props, "DELAY", "3");
+  append_property(&parked_props, "REAL_TOPIC", "%RETRY%cg");
+  append_property(&parked_props, "REAL_QID", "0");
+  EXPECT_EQ(copy.properties, parked_props);
   EXPECT_EQ(copy.flag, 7);
   EXPECT_EQ(copy.sys_flag, m.sys_flag);
   EXPECT_EQ(copy.born_timestamp, 1700000000042);
   EXPECT_EQ(copy.born_host, HostAddress::ipv4(10, 1, 2, 3, 45678));
   EXPECT_EQ(copy.reconsume_times, 1);
-  EXPECT_EQ(copy.topic, "%RETRY%cg");
+  EXPECT_EQ(copy.topic, kScheduleTopicName);
   // The original is untouched.
   auto still = store_->read_record(stored.physical_offset);
   ASSERT_TRUE(still.is_ok());
@@ -383,15 +396,34 @@ TEST_F(ClientProcessorTest, SendBackStoresAByteIdenticalCopyInTheRetryTopic) {
   EXPECT_EQ(records("TopicA", 2).size(), 1u);
   EXPECT_TRUE(dlq_topics_.empty());
 
-  // Sending the copy back again keeps RETRY_TOPIC and ORIGIN_MESSAGE_ID and counts up.
+  // Sending the copy back again keeps RETRY_TOPIC and ORIGIN_MESSAGE_ID, counts up, and waits
+  // one level longer (3 + 1).
   RemotingCommand again = send_back_request(copy.physical_offset, "cg", 0);
   again.set_ext("originMsgId", "IGNORED-WHEN-PRESENT-IN-PROPERTIES");
   ASSERT_EQ(call(std::move(again)).code, rc::kSuccess);
-  auto second = records("%RETRY%cg", 0);
-  ASSERT_EQ(second.size(), 2u);
-  RecordView copy2 = testing_util::view_of(second[1]);
-  EXPECT_EQ(copy2.properties, expected_props);
+  auto second = parked(4);
+  ASSERT_EQ(second.size(), 1u);
+  RecordView copy2 = testing_util::view_of(second[0]);
+  std::string parked_props2 = expected_props;
+  append_property(&parked_props2, "DELAY", "4");
+  append_property(&parked_props2, "REAL_TOPIC", "%RETRY%cg");
+  append_property(&parked_props2, "REAL_QID", "0");
+  EXPECT_EQ(copy2.properties, parked_props2);
   EXPECT_EQ(copy2.reconsume_times, 2);
+}
+
+TEST_F(ClientProcessorTest, SendBackUsesTheHeaderLevelAndClampsIt) {
+  PutResult stored = put(original("", /*reconsume_times=*/5));
+  ASSERT_EQ(call(send_back_request(stored.physical_offset, "cg", 2)).code, rc::kSuccess);
+  ASSERT_EQ(parked(2).size(), 1u);
+  // 3 + 5 = 8 when the consumer leaves the choice to the broker.
+  ASSERT_EQ(call(send_back_request(stored.physical_offset, "cg", 0)).code, rc::kSuccess);
+  ASSERT_EQ(parked(8).size(), 1u);
+  // Past the last level: the last level.
+  ASSERT_EQ(call(send_back_request(stored.physical_offset, "cg", 99)).code, rc::kSuccess);
+  auto last = parked(18);
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(find_property(testing_util::view_of(last[0]).properties, "DELAY"), "18");
 }
 
 TEST_F(ClientProcessorTest, SendBackOriginIdComesFromHeaderOrOffsetId) {
@@ -401,7 +433,7 @@ TEST_F(ClientProcessorTest, SendBackOriginIdComesFromHeaderOrOffsetId) {
   RemotingCommand with_header = send_back_request(stored.physical_offset, "cg", 0);
   with_header.set_ext("originMsgId", "FROM-HEADER");
   ASSERT_EQ(call(std::move(with_header)).code, rc::kSuccess);
-  auto copies = records("%RETRY%cg", 0);
+  auto copies = parked(3);
   ASSERT_EQ(copies.size(), 2u);
   EXPECT_EQ(find_property(testing_util::view_of(copies[0]).properties, "ORIGIN_MESSAGE_ID"), stored.msg_id);
   EXPECT_EQ(find_property(testing_util::view_of(copies[1]).properties, "ORIGIN_MESSAGE_ID"), "FROM-HEADER");
@@ -411,14 +443,14 @@ TEST_F(ClientProcessorTest, SendBackDropsWaitFalseSoTheCopyIsDurableBeforeTheAck
   MessageToStore m = testing_util::make_message("TopicA", 0, "async", "", "", /*wait=*/false);
   PutResult stored = put(m);
   ASSERT_EQ(call(send_back_request(stored.physical_offset, "cg", 0)).code, rc::kSuccess);
-  auto copies = records("%RETRY%cg", 0);
+  auto copies = parked(3);
   ASSERT_EQ(copies.size(), 1u);
   RecordView copy = testing_util::view_of(copies[0]);
   EXPECT_TRUE(find_property(copy.properties, "WAIT").empty());
   EXPECT_EQ(find_property(copy.properties, "RETRY_TOPIC"), "TopicA");
 }
 
-TEST_F(ClientProcessorTest, SendBackPastTheLimitGoesToTheDeadLetterTopic) {
+TEST_F(ClientProcessorTest, SendBackAtTheLimitGoesToTheDeadLetterTopicAtOnce) {
   PutResult tired = put(original("", /*reconsume_times=*/3));
   RemotingCommand r = send_back_request(tired.physical_offset, "cg", 0);
   r.set_ext_int("maxReconsumeTimes", 3);
@@ -429,16 +461,32 @@ TEST_F(ClientProcessorTest, SendBackPastTheLimitGoesToTheDeadLetterTopic) {
   EXPECT_EQ(v.reconsume_times, 4);
   EXPECT_EQ(v.body, std::string("body\0with\xffnul", 14));
   EXPECT_EQ(find_property(v.properties, "RETRY_TOPIC"), "TopicA");
+  EXPECT_EQ(find_property(v.properties, "ORIGIN_MESSAGE_ID"), "0A0000010000ABCD0000000000000001");
+  EXPECT_EQ(find_property(v.properties, "DELAY"), "") << "no extra delay before the DLQ";
   EXPECT_TRUE(records("%RETRY%cg", 0).empty());
+  EXPECT_TRUE(parked(6).empty());
   EXPECT_EQ(dlq_topics_, std::vector<std::string>{"%DLQ%cg"});
 
   // Without the header, the group's limit (16 by default) applies.
   PutResult young = put(original("", /*reconsume_times=*/3));
   ASSERT_EQ(call(send_back_request(young.physical_offset, "cg", 0)).code, rc::kSuccess);
-  EXPECT_EQ(records("%RETRY%cg", 0).size(), 1u);
+  EXPECT_EQ(parked(6).size(), 1u);
   // A negative delay level sends it straight to the DLQ.
   ASSERT_EQ(call(send_back_request(young.physical_offset, "cg", -1)).code, rc::kSuccess);
   EXPECT_EQ(records("%DLQ%cg", 0).size(), 2u);
+}
+
+TEST_F(ClientProcessorTest, SendBackUsesTheGroupsRetryMaxTimes) {
+  // A group configured with retryMaxTimes 2 dies on its third failure; others keep 16.
+  strict_groups_.insert("strict");
+  PutResult once = put(original("", /*reconsume_times=*/1));
+  ASSERT_EQ(call(send_back_request(once.physical_offset, "strict", 0)).code, rc::kSuccess);
+  EXPECT_EQ(parked(4).size(), 1u);
+  PutResult twice = put(original("", /*reconsume_times=*/2));
+  ASSERT_EQ(call(send_back_request(twice.physical_offset, "strict", 0)).code, rc::kSuccess);
+  EXPECT_EQ(records("%DLQ%strict", 0).size(), 1u);
+  ASSERT_EQ(call(send_back_request(twice.physical_offset, "relaxed", 0)).code, rc::kSuccess);
+  EXPECT_EQ(parked(5).size(), 1u);
 }
 
 TEST_F(ClientProcessorTest, SendBackErrors) {

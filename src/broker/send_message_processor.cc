@@ -1,9 +1,12 @@
 // SEND_MESSAGE / SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE handling.
 #include "broker/send_message_processor.h"
 
+#include <algorithm>
+#include <limits>
 #include <random>
 
 #include "broker/put_status_mapping.h"
+#include "broker/schedule_message_service.h"
 #include "broker/topic_config_manager.h"
 #include "remoting/batch_codec.h"
 #include "remoting/request_code.h"
@@ -62,8 +65,9 @@ Result<SendHeader> decode_send_header(const RemotingCommand& r) {
   return h;
 }
 
-SendMessageProcessor::SendMessageProcessor(MessageStore* store, HostAddress store_host, TopicResolver resolve_topic)
-    : store_(store), store_host_(store_host), resolve_topic_(std::move(resolve_topic)) {}
+SendMessageProcessor::SendMessageProcessor(MessageStore* store, HostAddress store_host, TopicResolver resolve_topic,
+                                           SendRetryPolicy policy)
+    : store_(store), store_host_(store_host), resolve_topic_(std::move(resolve_topic)), policy_(std::move(policy)) {}
 
 void SendMessageProcessor::handle(const transport::ConnectionPtr& conn, RemotingCommand request,
                                   remoting::SerializeType type) {
@@ -125,9 +129,36 @@ void SendMessageProcessor::handle(const transport::ConnectionPtr& conn, Remoting
       return;
     }
     // Each inner message keeps only its own properties (and so its own UNIQ_KEY).
-    for (const auto& b : *inner) msgs.push_back(make(b.flag, std::string(b.body), std::string(b.properties)));
+    for (const auto& b : *inner) {
+      if (delay_level_of(b.properties) > 0) {
+        reply(request.make_response(rc::kMessageIllegal, "a batch cannot carry delay levels"));
+        return;
+      }
+      msgs.push_back(make(b.flag, std::string(b.body), std::string(b.properties)));
+    }
   } else {
-    msgs.push_back(make(h.flag, std::move(request.body), h.properties));
+    MessageToStore m = make(h.flag, std::move(request.body), h.properties);
+    if (m.topic.rfind(kRetryTopicPrefix, 0) == 0) {
+      const std::string group = m.topic.substr(kRetryTopicPrefix.size());
+      int32_t max = policy_.retry_max_times ? policy_.retry_max_times(group) : 16;
+      if (auto header_max = remoting::parse_decimal_int64(find_property(m.properties, "MAX_RECONSUME_TIMES"))) {
+        max = static_cast<int32_t>(std::clamp<int64_t>(*header_max, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()));
+      }
+      if (m.reconsume_times > max) {
+        if (policy_.ensure_dlq_topic) {
+          Status st = policy_.ensure_dlq_topic(group);
+          if (!st.is_ok()) {
+            reply(request.make_response(rc::kSystemError, "cannot create the dead-letter topic: " + st.message()));
+            return;
+          }
+        }
+        m.topic = dlq_topic(group);
+        m.queue_id = 0;
+        remove_property(&m.properties, "DELAY");
+      }
+    }
+    park_delayed_message(&m, policy_.delay_level_count);
+    msgs.push_back(std::move(m));
   }
   std::string transaction_id(find_property(h.properties, "UNIQ_KEY"));
   store_->put_batch_async(std::move(msgs), [request = std::move(request), reply, transaction_id,

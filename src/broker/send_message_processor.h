@@ -35,9 +35,22 @@ Result<SendHeader> decode_send_header(const remoting::RemotingCommand& request);
 // auto-creation allows. Returns the write queue count, or a Status (TopicNotExist-like message).
 using TopicResolver = std::function<Result<int32_t>(const SendHeader& header)>;
 
+// Delay levels and the retry limit as the send path applies them (facts §8.2, §8.3). A message
+// with DELAY > 0 is parked in SCHEDULE_TOPIC_XXXX; a send to %RETRY%<group> (a consumer's fallback
+// when CONSUMER_SEND_MSG_BACK failed) whose reconsumeTimes exceeds the limit — MAX_RECONSUME_TIMES
+// of the message, else the group's retryMaxTimes — goes to %DLQ%<group> at once instead.
+struct SendRetryPolicy {
+  int32_t delay_level_count = 18;
+  // The group's retryMaxTimes. Empty: 16.
+  std::function<int32_t(const std::string& group)> retry_max_times;
+  // Creates %DLQ%<group> when missing. Empty: nothing to do.
+  std::function<Status(const std::string& group)> ensure_dlq_topic;
+};
+
 class SendMessageProcessor {
  public:
-  SendMessageProcessor(MessageStore* store, HostAddress store_host, TopicResolver resolve_topic);
+  SendMessageProcessor(MessageStore* store, HostAddress store_host, TopicResolver resolve_topic,
+                       SendRetryPolicy policy = {});
   void handle(const transport::ConnectionPtr& conn, remoting::RemotingCommand request,
               remoting::SerializeType type);
 
@@ -45,6 +58,7 @@ class SendMessageProcessor {
   MessageStore* store_;
   HostAddress store_host_;
   TopicResolver resolve_topic_;
+  SendRetryPolicy policy_;
 };
 
 }  // namespace holdfast::broker

@@ -1,6 +1,8 @@
 // Encoding and validation of stored message records (RocketMQ's MessageExt layout, facts §5.1).
 #include "storage/message.h"
 
+#include <algorithm>
+
 #include <cstdio>
 #include <cstring>
 
@@ -269,6 +271,25 @@ int64_t tags_code_of(std::string_view props) {
   std::string_view tags = find_property(props, "TAGS");
   if (tags.empty()) return 0;
   return java_string_hash(tags);
+}
+
+int32_t delay_level_of(std::string_view props) {
+  std::string_view text = find_property(props, "DELAY");
+  if (text.empty() || text.size() > 9) return 0;
+  int32_t level = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return 0;
+    level = level * 10 + (c - '0');
+  }
+  return level;
+}
+
+int64_t schedule_due_time(const RecordView& r, const std::vector<int64_t>& delay_level_ms) {
+  if (delay_level_ms.empty()) return r.store_timestamp;
+  int64_t level = delay_level_of(r.properties);
+  if (level <= 0) level = static_cast<int64_t>(r.queue_id) + 1;
+  level = std::clamp<int64_t>(level, 1, static_cast<int64_t>(delay_level_ms.size()));
+  return r.store_timestamp + delay_level_ms[static_cast<size_t>(level - 1)];
 }
 
 std::vector<std::string_view> index_keys_of(std::string_view props) {

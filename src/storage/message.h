@@ -107,6 +107,14 @@ void append_property(std::string* properties, std::string_view key, std::string_
 
 // tagsCode of a message (facts §5.5): Java hashCode of TAGS, 0 without tags.
 int64_t tags_code_of(std::string_view properties);
+// The internal topic that holds delay-level messages until they are due (facts §8.2); queue id =
+// level - 1, DELAY = the level, REAL_TOPIC / REAL_QID = where the message goes when due.
+inline constexpr std::string_view kScheduleTopicName = "SCHEDULE_TOPIC_XXXX";
+// The DELAY property of a message as a level (0 when absent, malformed or not positive).
+int32_t delay_level_of(std::string_view properties);
+// When a schedule-topic record is due: its store time plus the delay of its level (DELAY, else
+// queue id + 1), the level clamped to the configured ones. This is the record's tags code.
+int64_t schedule_due_time(const RecordView& record, const std::vector<int64_t>& delay_level_ms);
 // Space-separated KEYS plus UNIQ_KEY, the keys the index stores for a record.
 std::vector<std::string_view> index_keys_of(std::string_view properties);
 

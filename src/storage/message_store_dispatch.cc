@@ -81,7 +81,10 @@ Status MessageStore::dispatch_record(const RecordView& r) {
     HF_CHECK(r.queue_offset == cq->pending_end(), "record at ", r.physical_offset, " of ", r.topic,
              "/", r.queue_id, " has queue offset ", r.queue_offset, " but the consume queue expects ",
              cq->pending_end());
-    cq->append(r.queue_offset, {r.physical_offset, r.total_size, tags_code_of(r.properties)});
+    // A delayed message's unit carries its due time instead of a tag hash (facts §8.2).
+    const int64_t tags_code = r.topic == kScheduleTopicName ? schedule_due_time(r, options_.delay_level_ms)
+                                                            : tags_code_of(r.properties);
+    cq->append(r.queue_offset, {r.physical_offset, r.total_size, tags_code});
     if (std::find(touched_queues_.begin(), touched_queues_.end(), cq) == touched_queues_.end()) {
       touched_queues_.push_back(cq);
     }

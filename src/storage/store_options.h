@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "storage/index_service.h"
 #include "storage/message.h"
@@ -38,6 +39,11 @@ struct StoreOptions {
   int disk_space_warning_level_ratio = 90;                    // diskSpaceWarningLevelRatio (reject)
   int64_t clean_resource_interval_ms = 10000;                 // cleanResourceInterval
   int delete_file_batch_max = 10;                             // deleteFileBatchMax
+  // Delay of each delay level in ms, level 1 first (messageDelayLevel). The dispatcher stores a
+  // schedule-topic record's due time (store time + delay of its level) as its tags code.
+  std::vector<int64_t> delay_level_ms = {1000, 5000, 10000, 30000, 60000, 120000, 180000, 240000, 300000,
+                                         360000, 420000, 480000, 540000, 600000, 1200000, 1800000, 3600000,
+                                         7200000};
 };
 
 }  // namespace holdfast
