@@ -16,6 +16,7 @@
 #include "broker/client_processor.h"
 #include "broker/consumer_offset_manager.h"
 #include "broker/pull_message_processor.h"
+#include "broker/rebalance_lock_manager.h"
 #include "broker/schedule_message_service.h"
 #include "broker/send_message_processor.h"
 #include "broker/subscription_group_manager.h"
@@ -70,6 +71,7 @@ struct BrokerController::Impl {
   std::unique_ptr<broker::ClientProcessor> client_processor;
   std::unique_ptr<broker::AdminProcessor> admin;
   std::unique_ptr<broker::ScheduleMessageService> schedule;
+  std::unique_ptr<broker::RebalanceLockManager> locks;
   std::unique_ptr<transport::RemotingServer> server;
   transport::RemotingClient name_server_client;
 };
@@ -216,6 +218,8 @@ Status BrokerController::start() {
     impl_->pull->handle(c, std::move(r), t);
   });
   impl_->client_processor->register_to(server);
+  impl_->locks = std::make_unique<broker::RebalanceLockManager>([env = env_] { return env->now_ms(); });
+  impl_->locks->register_to(server);
   impl_->admin->register_to(server);
   broker::ClientManager* clients = impl_->clients.get();
   server.set_close_listener([clients](const ConnectionPtr& c) { clients->on_connection_closed(c); });
