@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/hash.h"
 #include "base/logging.h"
 #include "client/client_ids.h"
 #include "remoting/request_code.h"
@@ -71,10 +72,17 @@ ClientInstance::ClientInstance(ClientInstanceOptions options, std::vector<std::s
       name_servers_(std::move(name_servers)),
       client_id_(make_client_id(options_.instance_name)),
       remoting_(std::make_unique<transport::RemotingClient>()) {
-  // Brokers may push requests to clients; a pull consumer has nothing to rebalance, so
-  // NOTIFY_CONSUMER_IDS_CHANGED (oneway) is accepted and ignored.
-  remoting_->register_handler(req::kNotifyConsumerIdsChanged,
-                              [](const transport::ConnectionPtr&, RemotingCommand, remoting::SerializeType) {});
+  // Brokers may push requests to clients. NOTIFY_CONSUMER_IDS_CHANGED (oneway) goes to the push
+  // consumer of the named group; a pull consumer has nothing to rebalance.
+  remoting_->register_handler(
+      req::kNotifyConsumerIdsChanged, [this](const transport::ConnectionPtr&, RemotingCommand r, remoting::SerializeType) {
+        const std::optional<std::string_view> group = r.ext("consumerGroup");
+        // Called under mu_: once unregister_consumer() returns, the consumer's callback cannot be
+        // running (it only signals, so holding the lock is cheap).
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = group ? push_consumers_.find(std::string(*group)) : push_consumers_.end();
+        if (it != push_consumers_.end() && it->second.on_consumer_ids_changed) it->second.on_consumer_ids_changed();
+      });
 }
 
 ClientInstance::~ClientInstance() { stop(); }
@@ -268,6 +276,34 @@ std::string ClientInstance::heartbeat_body() const {
   for (const auto& [g, _] : producer_groups_) body["producerDataSet"].push_back({{"groupName", g}});
   body["consumerDataSet"] = nlohmann::json::array();
   for (const auto& [g, _] : consumer_groups_) {
+    if (auto push = push_consumers_.find(g); push != push_consumers_.end()) {
+      nlohmann::json subs = nlohmann::json::array();
+      for (const auto& [topic, expression] : push->second.subscriptions) {
+        nlohmann::json tags = nlohmann::json::array();
+        nlohmann::json codes = nlohmann::json::array();
+        const std::string expr = expression.empty() ? "*" : expression;
+        if (expr != "*") {
+          for (const auto& tag : split(expr, '|')) {
+            tags.push_back(tag);
+            codes.push_back(java_string_hash(tag));
+          }
+        }
+        subs.push_back({{"topic", topic},
+                        {"subString", expr},
+                        {"tagsSet", tags},
+                        {"codeSet", codes},
+                        {"subVersion", 0},
+                        {"expressionType", "TAG"},
+                        {"classFilterMode", false}});
+      }
+      body["consumerDataSet"].push_back({{"groupName", g},
+                                         {"consumeType", "CONSUME_PASSIVELY"},
+                                         {"messageModel", push->second.message_model},
+                                         {"consumeFromWhere", push->second.consume_from_where},
+                                         {"subscriptionDataSet", subs},
+                                         {"unitMode", false}});
+      continue;
+    }
     body["consumerDataSet"].push_back({{"groupName", g},
                                        {"consumeType", "CONSUME_ACTIVELY"},
                                        {"messageModel", "CLUSTERING"},
@@ -321,6 +357,14 @@ void ClientInstance::register_consumer(const std::string& group) {
   send_heartbeat_to_all_brokers();
 }
 
+void ClientInstance::set_push_consumer(const std::string& group, PushConsumerRegistration registration) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    push_consumers_[group] = std::move(registration);
+  }
+  send_heartbeat_to_all_brokers();
+}
+
 namespace {
 // Drops one registration; true when it was the group's last.
 bool release(std::map<std::string, int>* groups, const std::string& group) {
@@ -353,6 +397,7 @@ void ClientInstance::unregister_consumer(const std::string& group) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!release(&consumer_groups_, group)) return;
+    push_consumers_.erase(group);
     masters = master_addresses();
   }
   for (const auto& addr : masters) {

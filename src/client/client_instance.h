@@ -4,6 +4,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -22,6 +23,16 @@
 namespace holdfast::client {
 
 inline constexpr char kDefaultTopic[] = "TBW102";  // the auto-create template topic
+
+// How a push consumer group appears in heartbeats, and whom to tell when the broker says the
+// group's members changed (NOTIFY_CONSUMER_IDS_CHANGED).
+struct PushConsumerRegistration {
+  std::string message_model = "CLUSTERING";  // or "BROADCASTING"
+  std::string consume_from_where = "CONSUME_FROM_LAST_OFFSET";
+  std::vector<std::pair<std::string, std::string>> subscriptions;  // topic, tag expression
+  // Called on the I/O thread: must only signal (never block or call the broker).
+  std::function<void()> on_consumer_ids_changed;
+};
 
 struct ClientInstanceOptions {
   std::vector<std::string> name_servers;  // "host:port"; empty = NAMESRV_ADDR (';'-separated)
@@ -81,6 +92,10 @@ class ClientInstance {
   void unregister_producer(const std::string& group);
   void register_consumer(const std::string& group);
   void unregister_consumer(const std::string& group);
+  // Makes a registered consumer group a push consumer (CONSUME_PASSIVELY with its subscriptions)
+  // in heartbeats, and routes the group's NOTIFY_CONSUMER_IDS_CHANGED to it; sends a heartbeat.
+  // Cleared when the group's last registration goes.
+  void set_push_consumer(const std::string& group, PushConsumerRegistration registration);
   // HEART_BEAT to every known master now (also done by the background thread).
   void send_heartbeat_to_all_brokers();
 
@@ -106,6 +121,7 @@ class ClientInstance {
   std::map<std::string, int32_t> default_routed_;  // topics routed through TBW102 -> queue cap
   std::map<std::string, int> producer_groups_;     // group -> registrations
   std::map<std::string, int> consumer_groups_;
+  std::map<std::string, PushConsumerRegistration> push_consumers_;
   std::set<std::string> heartbeated_masters_;
   size_t name_server_index_ = 0;
   bool stop_ = false;

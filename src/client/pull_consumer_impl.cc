@@ -1,6 +1,11 @@
 // PullConsumerImpl: pull, offsets and queue bounds over the remoting protocol (facts §2.4, §2.5, §4.1).
 #include "client/pull_consumer_impl.h"
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+
 #include "client/message_codec.h"
 #include "client/send_policy.h"
 #include "remoting/request_code.h"
@@ -97,6 +102,12 @@ Outcome<RemotingCommand> PullConsumerImpl::call(const MessageQueue& queue, Remot
 
 Outcome<PullResult> PullConsumerImpl::pull(const MessageQueue& queue, const std::string& subscription,
                                            int64_t offset, int32_t max_messages, int64_t long_poll_ms) {
+  return pull_cancellable(queue, subscription, offset, max_messages, long_poll_ms, -1, [] { return false; });
+}
+
+Outcome<PullResult> PullConsumerImpl::pull_cancellable(const MessageQueue& queue, const std::string& subscription,
+                                                       int64_t offset, int32_t max_messages, int64_t long_poll_ms,
+                                                       int64_t commit_offset, const std::function<bool()>& cancelled) {
   if (max_messages <= 0) return make_error(ErrorCode::kInvalidArgument, "max_messages must be positive");
   const std::string expression = subscription.empty() ? "*" : subscription;
   RemotingCommand r = RemotingCommand::make_request(req::kPullMessage);
@@ -105,15 +116,40 @@ Outcome<PullResult> PullConsumerImpl::pull(const MessageQueue& queue, const std:
   r.set_ext_int("queueId", queue.queue_id);
   r.set_ext_int("queueOffset", offset);
   r.set_ext_int("maxMsgNums", max_messages);
-  r.set_ext_int("sysFlag", kPullSubscription | (long_poll_ms > 0 ? kPullSuspend : 0));
-  r.set_ext_int("commitOffset", 0);
+  r.set_ext_int("sysFlag", kPullSubscription | (long_poll_ms > 0 ? kPullSuspend : 0) |
+                               (commit_offset >= 0 ? kPullCommitOffset : 0));
+  r.set_ext_int("commitOffset", std::max<int64_t>(commit_offset, 0));
   r.set_ext_int("suspendTimeoutMillis", std::max<int64_t>(long_poll_ms, 0));
   r.set_ext("subscription", expression);
   r.set_ext_int("subVersion", 0);
   r.set_ext("expressionType", "TAG");
   const int64_t timeout = long_poll_ms > 0 ? long_poll_ms + kLongPollGraceMs : options_.call_timeout_ms;
-  auto resp = call(queue, std::move(r), timeout);
-  if (!resp.ok()) return resp.error();
+  if (shutdown_) return make_error(ErrorCode::kShutdown, "the consumer is shut down");
+  auto addr = address_of(queue);
+  if (!addr.ok()) return addr.error();
+  // The answer lands in shared state, so a caller that stops waiting leaves nothing dangling.
+  struct Pending {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<Result<RemotingCommand>> answer;
+  };
+  auto pending = std::make_shared<Pending>();
+  instance_->remoting().invoke_async(*addr, std::move(r), timeout, [pending](Result<RemotingCommand> answer) {
+    std::lock_guard<std::mutex> lock(pending->mu);
+    pending->answer = std::move(answer);
+    pending->cv.notify_all();
+  });
+  Result<RemotingCommand> answer = Status::aborted("pending");
+  {
+    std::unique_lock<std::mutex> lock(pending->mu);
+    while (!pending->answer) {
+      if (cancelled()) return make_error(ErrorCode::kShutdown, "pull " + queue.to_string() + " cancelled");
+      pending->cv.wait_for(lock, std::chrono::milliseconds(50));
+    }
+    answer = std::move(*pending->answer);
+  }
+  if (!answer.is_ok()) return transport_error(answer.status(), *addr);
+  Outcome<RemotingCommand> resp = std::move(answer).value();
   PullResult result;
   switch (resp->code) {
     case rc::kSuccess:
@@ -190,6 +226,13 @@ Outcome<int64_t> PullConsumerImpl::call_for_offset(const MessageQueue& queue, Re
 Outcome<int64_t> PullConsumerImpl::committed_offset(const MessageQueue& queue) {
   RemotingCommand r = queue_request(req::kQueryConsumerOffset, queue);
   r.set_ext("consumerGroup", options_.group);
+  return call_for_offset(queue, std::move(r), "offset");
+}
+
+Outcome<int64_t> PullConsumerImpl::stored_offset(const MessageQueue& queue) {
+  RemotingCommand r = queue_request(req::kQueryConsumerOffset, queue);
+  r.set_ext("consumerGroup", options_.group);
+  r.set_ext_bool("setZeroIfNotFound", false);
   return call_for_offset(queue, std::move(r), "offset");
 }
 

@@ -3,6 +3,7 @@
 // pulled records are decoded, inflated and tag-filtered here.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,20 @@ class PullConsumerImpl final : public PullConsumer {
   Outcome<int64_t> offset_for_timestamp(const MessageQueue& queue, int64_t timestamp_ms) override;
   void shutdown() override;
   std::string client_id() const override { return instance_->client_id(); }
+
+  // For the push consumer: pull() that also piggy-backs `commit_offset` (when >= 0, facts §2.4)
+  // and stops waiting for the answer once `cancelled()` is true (checked every 50 ms; the late
+  // answer is then dropped) — so dropping a queue or shutting down never waits for a long poll.
+  Outcome<PullResult> pull_cancellable(const MessageQueue& queue, const std::string& subscription, int64_t offset,
+                                       int32_t max_messages, int64_t long_poll_ms, int64_t commit_offset,
+                                       const std::function<bool()>& cancelled);
+  // QUERY_CONSUMER_OFFSET with setZeroIfNotFound=false: QUERY_NOT_FOUND (22) for a group with no
+  // offset even when the queue still starts at 0, so consume_from_where applies (facts §2.5).
+  Outcome<int64_t> stored_offset(const MessageQueue& queue);
+  ClientInstance& instance() { return *instance_; }
+  const std::string& group() const { return options_.group; }
+  // The master address of queue's broker group (or another replica when it has no master).
+  Outcome<std::string> broker_address(const MessageQueue& queue) { return address_of(queue); }
 
  private:
   PullConsumerImpl(PullConsumerOptions options, std::shared_ptr<ClientInstance> instance);
