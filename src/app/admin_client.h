@@ -104,6 +104,25 @@ struct GroupStats {
   std::vector<std::string> consumers;  // online client ids
 };
 
+// One message of a group's dead-letter queue (`dlq list`).
+struct DlqMessage {
+  ReceivedMessage message;      // as stored in %DLQ%<group>
+  std::string broker_addr;
+  std::string original_topic;   // RETRY_TOPIC: the topic the message was first sent to
+  std::string origin_msg_id;    // ORIGIN_MESSAGE_ID: the id of that first message
+  int32_t resent = 0;           // copies `dlq resend` has already put back for the group
+};
+
+// One message `dlq resend` put back.
+struct DlqResend {
+  DlqMessage source;
+  std::string new_offset_msg_id;  // of the copy in %RETRY%<group>
+};
+
+// The KEYS entry a resent copy carries, naming the DLQ record it came from; `dlq list` counts
+// the copies by it.
+std::string dlq_resend_key(const std::string& dlq_offset_msg_id);
+
 class AdminClient {
  public:
   explicit AdminClient(AdminOptions options);
@@ -141,6 +160,16 @@ class AdminClient {
   // QUERY_MESSAGE by KEYS on every master, newest store time first.
   Result<std::vector<ReceivedMessage>> query_by_key(const std::string& topic, const std::string& key,
                                                     int32_t max_num = 32);
+
+  // --- dead-letter queues ---
+  // Every message in %DLQ%<group> on every master, oldest first. NotFound when no broker has
+  // the topic.
+  Result<std::vector<DlqMessage>> dlq_list(const std::string& group);
+  // Puts DLQ messages back for the group: each copy goes to %RETRY%<group> on the DLQ's broker
+  // with reconsumeTimes 0 (a full set of retries again), the same body, properties and UNIQ_KEY,
+  // and the KEYS entry dlq_resend_key(). `msg_id` selects one message by UNIQ_KEY or offset id;
+  // empty = all. NotFound when nothing matches. The DLQ record itself stays.
+  Result<std::vector<DlqResend>> dlq_resend(const std::string& group, const std::string& msg_id);
 
   // One request to a name server (tried in order) / to a broker, with readable errors for
   // unreachable peers and non-success response codes (`what` names the operation).

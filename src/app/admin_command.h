@@ -29,6 +29,8 @@ void add_connection_options(CLI::App* command, const std::shared_ptr<AdminCliOpt
 
 // `admin send` and `admin consume` (Producer / PullConsumer); in admin_client_commands.cc.
 void add_client_commands(CLI::App* admin, const std::shared_ptr<AdminCliOptions>& options);
+// `admin dlq list` and `admin dlq resend`; in admin_dlq_command.cc.
+void add_dlq_commands(CLI::App* admin, const std::shared_ptr<AdminCliOptions>& options);
 
 // Prints "holdfast admin <what>: <message>" to stderr and returns 1.
 int report_error(const std::string& what, const std::string& message);

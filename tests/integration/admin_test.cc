@@ -335,5 +335,82 @@ TEST_F(AdminTest, SendConsumeAndBenchFromTheShell) {
   EXPECT_EQ(bad.output.rfind("holdfast bench produce: ", 0), 0u) << bad.output;
 }
 
+// A group's dead-letter queue: messages sent back with delayLevel -1 land there at once; `dlq list`
+// shows their original topic, ids and reconsume times; `dlq resend` puts copies into the group's
+// retry topic (reconsume times 0) and the list then counts each resend.
+TEST_F(AdminTest, DlqListAndResend) {
+  const std::string group = "dlq_group";
+  std::vector<std::string> uniq = {"0A0000010000DEAD0000000000000001", "0A0000010000DEAD0000000000000002"};
+  for (size_t i = 0; i < uniq.size(); ++i) {
+    RemotingCommand sent = send("DlqTopic", 0, "dead-" + std::to_string(i), "dk" + std::to_string(i), uniq[i]);
+    HostAddress host;
+    int64_t offset = 0;
+    ASSERT_TRUE(decode_offset_message_id(sent.ext("msgId").value_or(""), &host, &offset));
+    RemotingCommand back = RemotingCommand::make_request(req::kConsumerSendMsgBack);
+    back.set_ext_int("offset", offset);
+    back.set_ext("group", group);
+    back.set_ext_int("delayLevel", -1);
+    back.set_ext("originMsgId", uniq[i]);
+    // The original is readable once dispatched; retry the send-back briefly.
+    ASSERT_TRUE(eventually([&] {
+      auto resp = raw_.invoke_sync(*broker_addr_, back, 5000);
+      return resp.is_ok() && resp->code == rc::kSuccess;
+    }));
+  }
+  AdminClient admin = client();
+  Result<std::vector<DlqMessage>> listed = Status::not_found("");
+  ASSERT_TRUE(eventually([&] {
+    listed = admin.dlq_list(group);
+    return listed.is_ok() && listed->size() == 2;
+  })) << (listed.is_ok() ? std::to_string(listed->size()) : listed.status().to_string());
+  for (size_t i = 0; i < 2; ++i) {
+    const DlqMessage& d = (*listed)[i];
+    EXPECT_EQ(d.message.body, "dead-" + std::to_string(i));
+    EXPECT_EQ(d.original_topic, "DlqTopic");
+    EXPECT_EQ(d.origin_msg_id, uniq[i]);
+    EXPECT_EQ(d.message.msg_id, uniq[i]);
+    EXPECT_EQ(d.message.reconsume_times, 1);
+    EXPECT_EQ(d.resent, 0);
+  }
+
+  auto one = admin.dlq_resend(group, uniq[0]);
+  ASSERT_TRUE(one.is_ok()) << one.status().to_string();
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].source.message.msg_id, uniq[0]);
+  // The copy is in the retry topic, ready for the group, with a fresh retry count.
+  auto copy = admin.message_by_id((*one)[0].new_offset_msg_id, "");
+  ASSERT_TRUE(copy.is_ok()) << copy.status().to_string();
+  EXPECT_EQ((*copy)[0].topic, "%RETRY%" + group);
+  EXPECT_EQ((*copy)[0].body, "dead-0");
+  EXPECT_EQ((*copy)[0].reconsume_times, 0);
+  EXPECT_EQ((*copy)[0].properties["RETRY_TOPIC"], "DlqTopic");
+  EXPECT_EQ((*copy)[0].msg_id, uniq[0]);
+  ASSERT_TRUE(eventually([&] {
+    listed = admin.dlq_list(group);
+    return listed.is_ok() && listed->size() == 2 && (*listed)[0].resent == 1;
+  }));
+  EXPECT_EQ((*listed)[1].resent, 0);
+  EXPECT_FALSE(admin.dlq_resend(group, "NO-SUCH-ID").is_ok());
+
+  // The CLI: resend --all names every message and says which were resent before.
+  const std::string ns = " --namesrv " + *ns_addr_;
+  CommandOutput all = run_command(*bin_ + " admin dlq resend -g " + group + " --all" + ns);
+  EXPECT_EQ(all.exit_code, 0) << all.output;
+  EXPECT_NE(all.output.find("msgId " + uniq[0]), std::string::npos) << all.output;
+  EXPECT_NE(all.output.find("msgId " + uniq[1]), std::string::npos) << all.output;
+  EXPECT_NE(all.output.find("(resent 1 time(s) before)"), std::string::npos) << all.output;
+  ASSERT_TRUE(eventually([&] {
+    CommandOutput list = run_command(*bin_ + " admin dlq list -g " + group + ns);
+    return list.exit_code == 0 && list.output.find("#Original Topic") != std::string::npos &&
+           list.output.find("2 message(s)") != std::string::npos;
+  }));
+  listed = admin.dlq_list(group);
+  ASSERT_TRUE(listed.is_ok());
+  EXPECT_EQ((*listed)[0].resent, 2);
+  EXPECT_EQ((*listed)[1].resent, 1);
+  CommandOutput neither = run_command(*bin_ + " admin dlq resend -g " + group + ns);
+  EXPECT_EQ(neither.exit_code, 1) << neither.output;
+}
+
 }  // namespace
 }  // namespace holdfast::admin
