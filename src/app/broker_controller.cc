@@ -152,7 +152,11 @@ Status BrokerController::start() {
   auto ensure_dlq_topic = [topics](const std::string& group) {
     return topics->ensure_system_style_topic(broker::dlq_topic(group), 1, broker::perm::kReadWrite).status();
   };
+  impl_->locks = std::make_unique<broker::RebalanceLockManager>([env = env_] { return env->now_ms(); });
   broker::SendRetryPolicy send_policy;
+  send_policy.group_has_order_locks = [locks = impl_->locks.get()](const std::string& group) {
+    return locks->group_has_locks(group);
+  };
   send_policy.delay_level_count = delay_level_count;
   send_policy.retry_max_times = retry_max_times;
   send_policy.ensure_dlq_topic = ensure_dlq_topic;
@@ -218,7 +222,6 @@ Status BrokerController::start() {
     impl_->pull->handle(c, std::move(r), t);
   });
   impl_->client_processor->register_to(server);
-  impl_->locks = std::make_unique<broker::RebalanceLockManager>([env = env_] { return env->now_ms(); });
   impl_->locks->register_to(server);
   impl_->admin->register_to(server);
   broker::ClientManager* clients = impl_->clients.get();

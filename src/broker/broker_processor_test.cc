@@ -232,6 +232,16 @@ TEST_F(BrokerProcessorTest, ARetrySendPastTheLimitGoesToTheDeadLetterTopicAtOnce
   EXPECT_EQ(find_property(v.properties, "RETRY_TOPIC"), "Orders");
   EXPECT_EQ(find_property(v.properties, "DELAY"), "");
   EXPECT_EQ(testing_util::view_of(dead.records[1]).body, "again-3");
+
+  // A group holding queue locks consumes in order: its %RETRY% sends go to the DLQ at once.
+  send_.reset();
+  SendRetryPolicy orderly;
+  orderly.group_has_order_locks = [](const std::string& g) { return g == "cg"; };
+  send_ = std::make_unique<SendMessageProcessor>(store_.get(), HostAddress::ipv4(127, 0, 0, 1, 10911),
+                                                 [](const SendHeader&) -> Result<int32_t> { return 4; }, orderly);
+  retry_send(1, "");
+  settle();
+  EXPECT_EQ(store_->get_messages("%DLQ%cg", 0, 0, 8).records.size(), 3u);
 }
 
 TEST_F(BrokerProcessorTest, LongPollingWakesOnArrivalAndTimesOut) {

@@ -94,6 +94,17 @@ bool RebalanceLockManager::is_locked(const std::string& group, const LockedQueue
   return it != table->second.end() && it->second.client_id == client_id && !expired(it->second, now);
 }
 
+bool RebalanceLockManager::group_has_locks(const std::string& group) const {
+  const int64_t now = now_ms_();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto table = locks_.find(group);
+  if (table == locks_.end()) return false;
+  for (const auto& [queue, l] : table->second) {
+    if (!expired(l, now)) return true;
+  }
+  return false;
+}
+
 RemotingCommand RebalanceLockManager::handle(const RemotingCommand& request) {
   auto body = decode_lock_batch_request(request.body);
   if (!body.is_ok()) return request.make_response(rc::kSystemError, body.status().message());

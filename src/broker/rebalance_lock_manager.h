@@ -52,6 +52,9 @@ class RebalanceLockManager {
   // Whether `client_id` holds an unexpired lock on the queue.
   bool is_locked(const std::string& group, const LockedQueue& queue, const std::string& client_id) const;
 
+  // Whether any client holds an unexpired lock of the group (the group consumes in order).
+  bool group_has_locks(const std::string& group) const;
+
   // LOCK_BATCH_MQ / UNLOCK_BATCH_MQ handlers.
   remoting::RemotingCommand handle(const remoting::RemotingCommand& request);
   void register_to(transport::RemotingServer& server);

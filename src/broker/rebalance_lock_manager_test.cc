@@ -41,10 +41,14 @@ TEST_F(RebalanceLockManagerTest, ALockExpiresSixtySecondsAfterItsLastRenewal) {
   locks_.try_lock_batch("cg", {q1_}, "c1");  // renews q1 only
   now_ += 30000;                            // q0: exactly 60 s, still held
   EXPECT_TRUE(locks_.try_lock_batch("cg", {q0_}, "c2").empty());
+  EXPECT_TRUE(locks_.group_has_locks("cg"));
   now_ += 1;
   EXPECT_FALSE(locks_.is_locked("cg", q0_, "c1"));
   EXPECT_EQ(locks_.try_lock_batch("cg", {q0_, q1_}, "c2"), std::vector<LockedQueue>{q0_});
   EXPECT_TRUE(locks_.is_locked("cg", q1_, "c1"));
+  now_ += 60001;
+  EXPECT_FALSE(locks_.group_has_locks("cg"));
+  EXPECT_FALSE(locks_.group_has_locks("nobody"));
 }
 
 TEST_F(RebalanceLockManagerTest, OnlyTheHolderUnlocks) {

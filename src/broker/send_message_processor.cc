@@ -144,7 +144,7 @@ void SendMessageProcessor::handle(const transport::ConnectionPtr& conn, Remoting
       if (auto header_max = remoting::parse_decimal_int64(find_property(m.properties, "MAX_RECONSUME_TIMES"))) {
         max = static_cast<int32_t>(std::clamp<int64_t>(*header_max, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()));
       }
-      if (m.reconsume_times > max) {
+      if (m.reconsume_times > max || (policy_.group_has_order_locks && policy_.group_has_order_locks(group))) {
         if (policy_.ensure_dlq_topic) {
           Status st = policy_.ensure_dlq_topic(group);
           if (!st.is_ok()) {

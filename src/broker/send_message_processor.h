@@ -45,6 +45,8 @@ struct SendRetryPolicy {
   std::function<int32_t(const std::string& group)> retry_max_times;
   // Creates %DLQ%<group> when missing. Empty: nothing to do.
   std::function<Status(const std::string& group)> ensure_dlq_topic;
+  // Whether the group holds unexpired queue locks (orderly consumption). Empty: never.
+  std::function<bool(const std::string& group)> group_has_order_locks;
 };
 
 class SendMessageProcessor {
