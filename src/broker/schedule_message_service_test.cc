@@ -74,6 +74,11 @@ TEST(ParkDelayedMessage, MovesToTheLevelQueueAndKeepsTheDestination) {
   MessageToStore zero = testing_util::make_message("TopicA", 0, "x");
   append_property(&zero.properties, "DELAY", "0");
   EXPECT_FALSE(park_delayed_message(&zero, 18));
+  for (const char* bad : {"-1", "x", "1x", ""}) {
+    MessageToStore m2 = testing_util::make_message("TopicA", 0, "x");
+    append_property(&m2.properties, "DELAY", bad);
+    EXPECT_FALSE(park_delayed_message(&m2, 18)) << bad;
+  }
 }
 
 TEST(Properties, SetReplacesAndRemoveDropsEveryEntry) {
