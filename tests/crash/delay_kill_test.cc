@@ -154,14 +154,19 @@ class DelayTest : public ::testing::Test {
 TEST_F(DelayTest, ADelayedMessageArrivesAfterItsDelayNotBefore) {
   ASSERT_NO_FATAL_FAILURE(start_broker());
   std::map<std::string, int32_t> sent;
+  const int64_t first_send = wall_ms();
   for (int n = 0; n < 6; ++n) {
     const int32_t level = 1 + n % 3;
     std::string key = send_delayed(n, level);
     ASSERT_FALSE(key.empty()) << "send " << n << " failed";
     sent[key] = level;
   }
-  // Right after the sends nothing is in the real topic yet (the shortest delay is 1 s).
-  EXPECT_TRUE(read_all(kTopic, kQueues).empty());
+  // Right after the sends nothing is in the real topic yet (the shortest delay is 1 s; the check
+  // is skipped on a machine so slow that the sends themselves took most of a second).
+  auto early = read_all(kTopic, kQueues);
+  if (wall_ms() - first_send < 900) {
+    EXPECT_TRUE(early.empty());
+  }
   // The parked copies become readable once dispatched (a few ms after the acknowledgement).
   std::multimap<std::string, Stored> parked;
   for (int i = 0; i < 50 && parked.size() < sent.size(); ++i) {
