@@ -85,6 +85,11 @@ class ClientProcessorTest : public ::testing::Test {
     store_.reset();
   }
 
+  // A response header field as an owned string (a string_view into a temporary response would
+  // dangle once the response is destroyed).
+  static std::string field(const RemotingCommand& r, std::string_view key) {
+    return std::string(r.ext(key).value_or(""));
+  }
   RemotingCommand call(RemotingCommand request, transport::RemotingClient* client = nullptr) {
     auto resp = (client ? client : &client_)->invoke_sync(addr_, std::move(request), 5000);
     EXPECT_TRUE(resp.is_ok()) << resp.status().to_string();
@@ -279,7 +284,7 @@ TEST_F(ClientProcessorTest, ConsumerOffsetQueryAndUpdate) {
   RemotingCommand after = call(offset_request(req::kQueryConsumerOffset, "cg", "TopicA", 0));
   ASSERT_EQ(after.code, rc::kSuccess);
   EXPECT_EQ(after.ext("offset").value_or(""), "17");
-  EXPECT_EQ(call(offset_request(req::kQueryConsumerOffset, "cg", "TopicA", 1)).ext("offset").value_or(""), "5");
+  EXPECT_EQ(field(call(offset_request(req::kQueryConsumerOffset, "cg", "TopicA", 1)), "offset"), "5");
 }
 
 TEST_F(ClientProcessorTest, QueryNotFoundWhenTheQueueHeadWasRemoved) {
@@ -309,15 +314,15 @@ TEST_F(ClientProcessorTest, QueueOffsetsAndTimes) {
     times.push_back(put(testing_util::make_message("TopicA", 1, "m" + std::to_string(i))).store_timestamp);
   }
   settle();
-  EXPECT_EQ(call(queue_request(req::kGetMaxOffset, "TopicA", 1)).ext("offset").value_or(""), "3");
-  EXPECT_EQ(call(queue_request(req::kGetMinOffset, "TopicA", 1)).ext("offset").value_or(""), "0");
-  EXPECT_EQ(call(queue_request(req::kGetMaxOffset, "Nope", 0)).ext("offset").value_or(""), "0");
+  EXPECT_EQ(field(call(queue_request(req::kGetMaxOffset, "TopicA", 1)), "offset"), "3");
+  EXPECT_EQ(field(call(queue_request(req::kGetMinOffset, "TopicA", 1)), "offset"), "0");
+  EXPECT_EQ(field(call(queue_request(req::kGetMaxOffset, "Nope", 0)), "offset"), "0");
   auto search = [&](int64_t ts) {
     RemotingCommand r = queue_request(req::kSearchOffsetByTimestamp, "TopicA", 1);
     r.set_ext_int("timestamp", ts);
     RemotingCommand resp = call(std::move(r));
     EXPECT_EQ(resp.code, rc::kSuccess) << resp.remark.value_or("");
-    return resp.ext("offset").value_or("");
+    return field(resp, "offset");
   };
   EXPECT_EQ(search(times[0] - 5000), "0");
   EXPECT_EQ(search(times[1]), "1");
@@ -325,7 +330,7 @@ TEST_F(ClientProcessorTest, QueueOffsetsAndTimes) {
   RemotingCommand earliest = call(queue_request(req::kGetEarliestMsgStoretime, "TopicA", 1));
   ASSERT_EQ(earliest.code, rc::kSuccess);
   EXPECT_EQ(earliest.ext("timestamp").value_or(""), std::to_string(times[0]));
-  EXPECT_EQ(call(queue_request(req::kGetEarliestMsgStoretime, "Nope", 0)).ext("timestamp").value_or(""), "-1");
+  EXPECT_EQ(field(call(queue_request(req::kGetEarliestMsgStoretime, "Nope", 0)), "timestamp"), "-1");
 }
 
 TEST_F(ClientProcessorTest, ConsumeStatsInFastjsonLayout) {
