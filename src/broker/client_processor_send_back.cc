@@ -21,7 +21,8 @@ constexpr int32_t kDefaultMaxReconsumeTimes = 16;  // a group's default retryMax
 // The properties of the copy: the original's, plus RETRY_TOPIC and ORIGIN_MESSAGE_ID when
 // absent. The original's bytes are kept as they are (appended to, never reordered), except that a
 // WAIT=false entry is dropped: the consumer commits its offset past the original once we answer,
-// so the copy must be stored under the full durability contract before we do.
+// so the copy must be stored under the full durability contract before we do. (The caller then
+// sets DELAY and, by parking, REAL_TOPIC / REAL_QID, which moves those entries to the end.)
 std::string copy_properties(std::string_view original, std::string_view original_topic,
                             const std::string& origin_message_id) {
   std::string props;
