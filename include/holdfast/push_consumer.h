@@ -63,7 +63,10 @@ struct PushConsumerOptions {
   int64_t pull_threshold_size_for_queue = 100 << 20;  // body bytes held per queue
   int64_t consume_concurrently_max_span = 2000;        // max - min held offset per queue
   int64_t consume_timeout_ms = 15 * 60 * 1000;
-  int32_t max_reconsume_times = 16;  // then the broker moves the message to %DLQ%<group>
+  // Concurrent: after this many retries the broker moves the message to %DLQ%<group>. Orderly: the
+  // local retries before the message is handed to the retry topic (which then means the DLQ); the
+  // Java client's orderly default is unlimited — set INT32_MAX for that.
+  int32_t max_reconsume_times = 16;
   int64_t suspend_current_queue_time_ms = 1000;
   int64_t rebalance_interval_ms = 20000;
   int64_t persist_offset_interval_ms = 5000;

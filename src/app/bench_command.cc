@@ -89,6 +89,9 @@ CLI::App* add_bench_command(CLI::App& app, std::shared_ptr<int> exit_code) {
       ->capture_default_str();
   consume->add_option("--count", consume_options->stop_after, "Stop after this many messages (0 = no limit)")
       ->capture_default_str();
+  consume->add_flag("--push", consume_options->push,
+                    "Use a PushConsumer (rebalance, consume pool, offsets every 5 s) with a listener that does no "
+                    "work; --threads = consume threads");
   add_common(consume, consume_common.get(), &consume_options->duration_s, &consume_options->interval_s);
   consume->callback([consume_options, consume_common, from, exit_code]() {
     consume_options->name_servers = admin::split_name_servers(consume_common->namesrv);

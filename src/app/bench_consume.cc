@@ -1,5 +1,6 @@
 // `holdfast bench consume`: PullConsumer threads over all readable queues of a topic, long
-// polling, committing offsets about once a second; reports TPS and born-to-consumed latency.
+// polling, committing offsets about once a second — or with --push one PushConsumer whose listener
+// does no work; reports TPS and born-to-consumed latency.
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -11,6 +12,7 @@
 #include "app/bench_runner.h"
 #include "app/bench_stats.h"
 #include "holdfast/pull_consumer.h"
+#include "holdfast/push_consumer.h"
 
 namespace holdfast::bench {
 
@@ -137,31 +139,63 @@ std::string summary_json(const ConsumeOptions& o, const ConsumeSummary& s) {
   return j.dump();
 }
 
+namespace {
+
+// --push: the managed consumer, its listener only counting and timing.
+Result<std::unique_ptr<PushConsumer>> start_push(const ConsumeOptions& options, ConsumeCounters& counters) {
+  PushConsumerOptions o;
+  o.group = options.group;
+  o.name_servers = options.name_servers;
+  o.subscriptions = {{options.topic, "*"}};
+  o.consume_from_where =
+      options.from == ConsumeOptions::From::kFirst ? ConsumeFromWhere::kFirstOffset : ConsumeFromWhere::kLastOffset;
+  if (options.threads > 0) o.consume_thread_count = options.threads;
+  o.pull_batch_size = options.batch;
+  auto started = PushConsumer::start(o, [&counters](const std::vector<ReceivedMessage>& msgs) {
+    const int64_t now = wall_ms();
+    for (const ReceivedMessage& m : msgs) {
+      counters.born_to_consumed.record(std::max<int64_t>(0, now - m.born_timestamp_ms) * 1000);
+    }
+    counters.messages.fetch_add(static_cast<int64_t>(msgs.size()), std::memory_order_relaxed);
+    return ConsumeResult::kSuccess;
+  });
+  if (!started.ok()) return Status::io_error("push consumer did not start: " + started.error().to_string());
+  return std::move(started).value();
+}
+
+}  // namespace
+
 Result<ConsumeSummary> run_consume(const ConsumeOptions& options, const std::atomic<bool>* stop, std::FILE* out) {
   if (options.topic.empty() || options.group.empty()) return Status::invalid_argument("--topic and --group are required");
-  PullConsumerOptions consumer_options;
-  consumer_options.group = options.group;
-  consumer_options.name_servers = options.name_servers;
-  auto started = PullConsumer::start(consumer_options);
-  if (!started.ok()) return Status::io_error("consumer did not start: " + started.error().to_string());
-  std::unique_ptr<PullConsumer> consumer = std::move(started).value();
-  auto queues = consumer->queues_of(options.topic);
-  if (!queues.ok() || queues->empty()) {
-    consumer->shutdown();
-    return Status::not_found("topic " + options.topic + " has no readable queue" +
-                             (queues.ok() ? std::string() : ": " + queues.error().to_string()));
-  }
-  const size_t thread_count = std::min<size_t>(
-      queues->size(), options.threads > 0 ? static_cast<size_t>(options.threads) : size_t{32});
-  std::vector<std::vector<MessageQueue>> assignment(thread_count);
-  for (size_t i = 0; i < queues->size(); ++i) assignment[i % thread_count].push_back((*queues)[i]);
-
   ConsumeCounters counters;
   std::atomic<bool> done{false};
   std::vector<std::thread> threads;
+  std::unique_ptr<PullConsumer> consumer;
+  std::unique_ptr<PushConsumer> push;
   const auto begin = Clock::now();
-  for (auto& mine : assignment) {
-    threads.emplace_back([&, mine] { consumer_loop(consumer.get(), options, mine, done, counters); });
+  if (options.push) {
+    HF_ASSIGN_OR_RETURN(push, start_push(options, counters));
+  } else {
+    PullConsumerOptions consumer_options;
+    consumer_options.group = options.group;
+    consumer_options.name_servers = options.name_servers;
+    auto started = PullConsumer::start(consumer_options);
+    if (!started.ok()) return Status::io_error("consumer did not start: " + started.error().to_string());
+    consumer = std::move(started).value();
+    auto queues = consumer->queues_of(options.topic);
+    if (!queues.ok() || queues->empty()) {
+      consumer->shutdown();
+      return Status::not_found("topic " + options.topic + " has no readable queue" +
+                               (queues.ok() ? std::string() : ": " + queues.error().to_string()));
+    }
+    const size_t thread_count = std::min<size_t>(
+        queues->size(), options.threads > 0 ? static_cast<size_t>(options.threads) : size_t{32});
+    std::vector<std::vector<MessageQueue>> assignment(thread_count);
+    for (size_t i = 0; i < queues->size(); ++i) assignment[i % thread_count].push_back((*queues)[i]);
+
+    for (auto& mine : assignment) {
+      threads.emplace_back([&, mine] { consumer_loop(consumer.get(), options, mine, done, counters); });
+    }
   }
 
   auto window_start = Clock::now();
@@ -198,7 +232,8 @@ Result<ConsumeSummary> run_consume(const ConsumeOptions& options, const std::ato
   const double seconds = std::chrono::duration<double>(Clock::now() - begin).count();
   done.store(true);
   for (auto& t : threads) t.join();
-  consumer->shutdown();
+  if (consumer) consumer->shutdown();
+  if (push) push->shutdown();
 
   ConsumeSummary s;
   s.messages = counters.messages.load();

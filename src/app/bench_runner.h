@@ -50,6 +50,9 @@ struct ConsumeOptions {
   int64_t long_poll_ms = 2000;
   enum class From { kCommitted, kFirst, kLast } from = From::kCommitted;
   int64_t stop_after = 0;    // > 0: stop once this many messages were consumed
+  // true: a PushConsumer (clustering, `threads` consume threads, 0 = its default 20) with a
+  // listener that does no work, instead of puller threads; offsets are committed by the consumer.
+  bool push = false;
 };
 
 struct ConsumeSummary {

@@ -64,8 +64,10 @@ class PushConsumerImpl final : public PushConsumer {
 
   // --- housekeeping (push_consumer_rebalance.cc) ---
   void housekeeping_loop();
-  void rebalance();
-  void rebalance_topic(const std::string& topic, const std::string& expression);
+  // False when some topic could not be rebalanced (no route yet, broker unreachable): the next
+  // round then comes after at most a second, not rebalance_interval_ms.
+  bool rebalance();
+  bool rebalance_topic(const std::string& topic, const std::string& expression);
   Outcome<std::vector<std::string>> consumer_ids(const std::vector<MessageQueue>& queues);
   // Where a newly owned queue starts: the stored offset, else consume_from_where.
   Outcome<int64_t> start_offset(const MessageQueue& queue);

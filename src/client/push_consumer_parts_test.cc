@@ -10,6 +10,8 @@
 #include "client/allocate_strategy.h"
 #include "client/offset_store.h"
 #include "client/process_queue.h"
+#include "client/retry_message.h"
+#include "storage/message.h"
 
 namespace holdfast::client {
 namespace {
@@ -221,6 +223,44 @@ TEST(RemoteOffsetStore, NotFoundIsNoOffsetAndPersistSendsOnlyChanges) {
   store.update({"T", "b", 0}, 6);
   store.persist_all();
   EXPECT_EQ(commits, 2);
+}
+
+TEST(RetryProperties, FirstRetryOfAMessage) {
+  ReceivedMessage m;
+  m.topic = "Orders";
+  m.msg_id = "ID1";
+  m.reconsume_times = 0;
+  m.properties = {{"TAGS", "A"}, {"KEYS", "k1"}, {"UNIQ_KEY", "ID1"}, {"MIN_OFFSET", "0"}, {"MAX_OFFSET", "9"},
+                  {"TRAN_MSG", "true"}, {"WAIT", "false"}, {"user", "v"}};
+  const std::string props = retry_properties(m);
+  EXPECT_EQ(find_property(props, "RETRY_TOPIC"), "Orders");
+  EXPECT_EQ(find_property(props, "ORIGIN_MESSAGE_ID"), "ID1");
+  EXPECT_EQ(find_property(props, "DELAY"), "3");
+  EXPECT_EQ(find_property(props, "WAIT"), "true");
+  EXPECT_EQ(find_property(props, "TAGS"), "A");
+  EXPECT_EQ(find_property(props, "KEYS"), "k1");
+  EXPECT_EQ(find_property(props, "UNIQ_KEY"), "ID1");
+  EXPECT_EQ(find_property(props, "user"), "v");
+  EXPECT_EQ(find_property(props, "TRAN_MSG"), "");
+  EXPECT_EQ(find_property(props, "MIN_OFFSET"), "");
+  EXPECT_EQ(find_property(props, "MAX_OFFSET"), "");
+}
+
+TEST(RetryProperties, LaterRetryKeepsFirstOriginAndGrowsDelay) {
+  ReceivedMessage m;
+  m.topic = "Orders";  // restored from RETRY_TOPIC
+  m.msg_id = "ID1";
+  m.reconsume_times = 4;
+  m.properties = {{"RETRY_TOPIC", "Orders"}, {"ORIGIN_MESSAGE_ID", "FIRST"}, {"DELAY", "6"},
+                  {"RECONSUME_TIME", "4"}, {"MAX_RECONSUME_TIMES", "16"}};
+  const std::string props = retry_properties(m);
+  EXPECT_EQ(find_property(props, "ORIGIN_MESSAGE_ID"), "FIRST");
+  EXPECT_EQ(find_property(props, "DELAY"), "7");
+  EXPECT_EQ(find_property(props, "RECONSUME_TIME"), "");
+  EXPECT_EQ(find_property(props, "MAX_RECONSUME_TIMES"), "");
+  int retry_topics = 0;
+  for (const auto& [k, v] : parse_properties(props)) retry_topics += k == "RETRY_TOPIC" ? 1 : 0;
+  EXPECT_EQ(retry_topics, 1);
 }
 
 }  // namespace

@@ -23,6 +23,7 @@ using remoting::RemotingCommand;
 constexpr int64_t kLockRenewIntervalMs = 20000;
 constexpr int64_t kLocalLockValidMs = 30000;
 constexpr size_t kMaxExpiredPerScan = 16;
+constexpr int64_t kIncompleteRetryMs = 1000;
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -56,8 +57,9 @@ void PushConsumerImpl::housekeeping_loop() {
     lock.unlock();
     const int64_t now = now_ms();
     if (requested || now >= next_rebalance) {
-      rebalance();
-      next_rebalance = now_ms() + options_.rebalance_interval_ms;
+      const bool complete = rebalance();
+      next_rebalance = now_ms() + (complete ? options_.rebalance_interval_ms
+                                            : std::min<int64_t>(options_.rebalance_interval_ms, kIncompleteRetryMs));
     }
     if (now >= next_persist) {
       offset_store_->persist_all();
@@ -76,10 +78,14 @@ void PushConsumerImpl::housekeeping_loop() {
   }
 }
 
-void PushConsumerImpl::rebalance() {
+bool PushConsumerImpl::rebalance() {
   std::lock_guard<std::mutex> guard(rebalance_mu_);
-  for (const auto& s : options_.subscriptions) rebalance_topic(s.topic, s.expression.empty() ? "*" : s.expression);
-  if (clustering()) rebalance_topic(retry_topic(), "*");
+  bool complete = true;
+  for (const auto& s : options_.subscriptions) {
+    complete &= rebalance_topic(s.topic, s.expression.empty() ? "*" : s.expression);
+  }
+  if (clustering()) complete &= rebalance_topic(retry_topic(), "*");
+  return complete;
 }
 
 Outcome<std::vector<std::string>> PushConsumerImpl::consumer_ids(const std::vector<MessageQueue>& queues) {
@@ -120,24 +126,28 @@ Outcome<std::vector<std::string>> PushConsumerImpl::consumer_ids(const std::vect
   return last;
 }
 
-void PushConsumerImpl::rebalance_topic(const std::string& topic, const std::string& expression) {
+bool PushConsumerImpl::rebalance_topic(const std::string& topic, const std::string& expression) {
   auto route = pull_->instance().route(topic);
   if (!route.is_ok()) {
     logger("client")->debug("rebalance {}: no route: {}", topic, route.status().to_string());
-    return;
+    return false;
   }
   const std::vector<MessageQueue>& all = (*route)->subscribe_queues;
   std::vector<MessageQueue> mine;
+  bool self_missing = false;
   if (!clustering()) {
     mine = all;
   } else if (!all.empty()) {
     auto ids = consumer_ids(all);
     if (!ids.ok()) {
       logger("client")->warn("rebalance {} of group {}: {}", topic, options_.group, ids.error().to_string());
-      return;
+      return false;
     }
     mine = allocate_averagely(client_id(), *ids, all);
+    // Not listed yet (our first heartbeat has not arrived): own nothing, ask again soon.
+    if (std::find(ids->begin(), ids->end(), client_id()) == ids->end()) self_missing = true;
   }
+  bool complete = !self_missing;
   const std::set<MessageQueue> wanted(mine.begin(), mine.end());
   // Drop first: a queue given to another consumer is released (offset committed) promptly.
   std::vector<std::unique_ptr<OwnedQueue>> dropped;
@@ -163,6 +173,7 @@ void PushConsumerImpl::rebalance_topic(const std::string& topic, const std::stri
     }
     auto offset = start_offset(q);
     if (!offset.ok()) {
+      complete = false;
       logger("client")->warn("group {}: no start offset for {}: {}", options_.group, q.to_string(),
                              offset.error().to_string());
       continue;
@@ -170,6 +181,7 @@ void PushConsumerImpl::rebalance_topic(const std::string& topic, const std::stri
     logger("client")->info("group {} takes {} from offset {}", options_.group, q.to_string(), *offset);
     add_queue(q, expression, *offset);
   }
+  return complete;
 }
 
 Outcome<int64_t> PushConsumerImpl::start_offset(const MessageQueue& queue) {

@@ -3,6 +3,7 @@
 #include "base/logging.h"
 #include "client/client_ids.h"
 #include "client/push_consumer_impl.h"
+#include "client/retry_message.h"
 #include "client/send_policy.h"
 #include "remoting/request_code.h"
 #include "remoting/response_code.h"
@@ -18,6 +19,24 @@ using remoting::RemotingCommand;
 constexpr char kInnerProducerGroup[] = "CLIENT_INNER_PRODUCER";
 
 }  // namespace
+
+std::string retry_properties(const ReceivedMessage& message) {
+  std::string properties;
+  for (const auto& [k, v] : message.properties) {
+    if (k == "MIN_OFFSET" || k == "MAX_OFFSET" || k == "TRAN_MSG" || k == "RECONSUME_TIME" ||
+        k == "MAX_RECONSUME_TIMES" || k == "DELAY" || k == "WAIT") {
+      continue;
+    }
+    append_property(&properties, k, v);
+  }
+  if (!message.properties.count("RETRY_TOPIC")) append_property(&properties, "RETRY_TOPIC", message.topic);
+  if (!message.properties.count("ORIGIN_MESSAGE_ID")) {
+    append_property(&properties, "ORIGIN_MESSAGE_ID", message.msg_id);
+  }
+  append_property(&properties, "DELAY", std::to_string(3 + message.reconsume_times));
+  append_property(&properties, "WAIT", "true");
+  return properties;
+}
 
 bool PushConsumerImpl::send_back(const ReceivedMessage& message, int32_t delay_level) {
   auto rpc = send_back_rpc(message, delay_level);
@@ -56,20 +75,7 @@ Outcome<void> PushConsumerImpl::send_to_retry_topic(const ReceivedMessage& messa
   if (!route.is_ok() || (*route)->publish_queues.empty()) {
     return make_error(ErrorCode::kNoRoute, "no writable queue for " + retry_topic(), true);
   }
-  std::string properties;
-  for (const auto& [k, v] : message.properties) {
-    if (k == "MIN_OFFSET" || k == "MAX_OFFSET" || k == "TRAN_MSG" || k == "RECONSUME_TIME" ||
-        k == "MAX_RECONSUME_TIMES" || k == "DELAY" || k == "WAIT") {
-      continue;
-    }
-    append_property(&properties, k, v);
-  }
-  if (!message.properties.count("RETRY_TOPIC")) append_property(&properties, "RETRY_TOPIC", message.topic);
-  if (!message.properties.count("ORIGIN_MESSAGE_ID")) {
-    append_property(&properties, "ORIGIN_MESSAGE_ID", message.msg_id);
-  }
-  append_property(&properties, "DELAY", std::to_string(3 + message.reconsume_times));
-  append_property(&properties, "WAIT", "true");
+  const std::string properties = retry_properties(message);
   Error last = make_error(ErrorCode::kNoRoute, "no broker for " + retry_topic());
   for (const MessageQueue& q : (*route)->publish_queues) {
     auto addr = pull_->broker_address(q);
