@@ -20,7 +20,8 @@ function(step what)
 endfunction()
 
 step("install to ${prefix}" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
-foreach(file include/holdfast/producer.h include/holdfast/pull_consumer.h include/holdfast/message.h
+foreach(file include/holdfast/producer.h include/holdfast/pull_consumer.h include/holdfast/push_consumer.h
+             include/holdfast/message.h
              include/holdfast/outcome.h lib/cmake/holdfast/holdfastConfig.cmake
              lib/cmake/holdfast/holdfastConfigVersion.cmake lib/cmake/holdfast/holdfastTargets.cmake
              lib/holdfast/libholdfast_client.a bin/holdfast)
@@ -31,7 +32,8 @@ endforeach()
 # Only the public headers are installed.
 file(GLOB_RECURSE installed_headers RELATIVE ${prefix}/include ${prefix}/include/*)
 list(SORT installed_headers)
-if(NOT installed_headers STREQUAL "holdfast/message.h;holdfast/outcome.h;holdfast/producer.h;holdfast/pull_consumer.h")
+if(NOT installed_headers STREQUAL
+   "holdfast/message.h;holdfast/outcome.h;holdfast/producer.h;holdfast/pull_consumer.h;holdfast/push_consumer.h")
   message(FATAL_ERROR "package_test: unexpected installed headers: ${installed_headers}")
 endif()
 
