@@ -53,6 +53,7 @@ TEST(Examples, RunAgainstStandalone) {
   } cases[] = {
       {"producer_example " + ns + " ExampleTopic", "sent 10 of 10 messages"},
       {"pull_consumer_example " + ns + " ExampleTopic 10", "received 10 messages"},
+      {"push_consumer_example " + ns + " ExampleTopic 10", "received 10 messages"},
       {"async_producer_example " + ns + " ExampleAsyncTopic", "async sends acknowledged: 100 of 100"},
       {"ordered_producer_example " + ns + " ExampleOrderedTopic", "ordered: 3 orders, each on one queue"},
   };

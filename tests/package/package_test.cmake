@@ -40,7 +40,8 @@ endif()
 step("configure examples/ against the prefix"
      ${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples -B ${outside} -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
 step("build examples/" ${CMAKE_COMMAND} --build ${outside} -j2)
-foreach(example producer_example async_producer_example ordered_producer_example pull_consumer_example)
+foreach(example producer_example async_producer_example ordered_producer_example pull_consumer_example
+                push_consumer_example)
   if(NOT EXISTS ${outside}/${example})
     message(FATAL_ERROR "package_test: ${example} was not built")
   endif()
