@@ -237,6 +237,33 @@ TEST_F(PushConsumerE2ETest, ListenerFailingKTimesGetsKPlusOneDeliveriesWithGrowi
   EXPECT_EQ(retry_max, kFailures);
 }
 
+TEST_F(PushConsumerE2ETest, AlwaysFailingMessageGoesToTheDeadLetterQueueAfterMaxReconsumeTimes) {
+  const std::string topic = name("PushDlq"), group = name("GDlq");
+  auto ids = send(topic, 1);
+  Tally tally;
+  auto o = options(group, topic, "dlq1");
+  o.max_reconsume_times = 2;
+  auto c = PushConsumer::start(o, [&](const std::vector<ReceivedMessage>& msgs) {
+    tally.add(msgs[0]);
+    return ConsumeResult::kReconsumeLater;
+  });
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  // Delivered 1 + max_reconsume_times times; the last send-back lands in %DLQ%<group>.
+  ASSERT_TRUE(wait_for([&] { return tally.count(ids[0]) >= 3; }, 60000)) << tally.count(ids[0]);
+  // The dead-letter topic is created by that send-back; wait for its route first.
+  ASSERT_TRUE(wait_for([&] { return checker_->queues_of("%DLQ%" + group).ok(); }, 40000));
+  auto dead = ct::pull_until(*checker_, "%DLQ%" + group, 1, "*", 20000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  (*c)->shutdown();
+  EXPECT_EQ(tally.count(ids[0]), 3);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].body, "m0");
+  EXPECT_EQ(dead[0].properties["RETRY_TOPIC"], topic);
+  EXPECT_EQ(dead[0].properties["ORIGIN_MESSAGE_ID"], ids[0]);
+  auto [committed, max] = committed_vs_max(group, topic);
+  EXPECT_EQ(committed, max);
+}
+
 TEST_F(PushConsumerE2ETest, ExceptionCountsAsReconsumeLater) {
   const std::string topic = name("PushThrow"), group = name("GThrow");
   auto ids = send(topic, 1);
