@@ -2,6 +2,7 @@
 // order. It decides the offset a consumer may commit for the queue and drives flow control.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -41,6 +42,13 @@ class ProcessQueue {
   // Highest minus lowest held offset (0 when empty): the span flow control bounds.
   int64_t offset_span() const;
 
+  // Listener calls running on this queue's messages. A consume task enters, then checks
+  // dropped(); a drop sets dropped, then waits for running_listeners() == 0: every call that saw
+  // the queue still owned has finished (bounded by the drop's wait) before the offset is committed.
+  void enter_listener() { running_.fetch_add(1); }
+  void leave_listener() { running_.fetch_sub(1); }
+  int running_listeners() const { return running_.load(); }
+
   // A dropped queue is no longer owned: its pull thread stops and late results are ignored.
   void set_dropped() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -61,6 +69,7 @@ class ProcessQueue {
   int64_t bytes_ = 0;
   int64_t highest_put_ = -1;
   bool dropped_ = false;
+  std::atomic<int> running_{0};
 };
 
 }  // namespace holdfast::client

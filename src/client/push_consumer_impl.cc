@@ -153,6 +153,16 @@ void PushConsumerImpl::pull_loop(OwnedQueue* owned) {
   const MessageQueue& mq = owned->queue;
   ProcessQueue& pq = *owned->process_queue;
   bool need_offset_reload = false;
+  if (owned->start_after_ms > 0) {
+    // Hand-over grace (see OwnedQueue): then start from what the previous owner committed.
+    if (!pause(*owned, owned->start_after_ms - now_ms())) return;
+    auto stored = offset_store_->read(mq);
+    if (stored.ok() && stored->has_value() && **stored != owned->next_offset) {
+      owned->next_offset = **stored;
+      std::lock_guard<std::mutex> lock(offset_mu_);
+      if (!pq.dropped()) offset_store_->update(mq, owned->next_offset, /*allow_backwards=*/true);
+    }
+  }
   while (!owned->stop) {
     if (orderly() && clustering()) {
       // Pulling an orderly queue needs the broker lock; the first pull after locking re-reads the
@@ -261,6 +271,11 @@ void PushConsumerImpl::consume_concurrent(const MessageQueue& queue, const std::
                                           std::vector<ReceivedMessage> messages) {
   // Handed back: not started before the queue was dropped or the consumer stopped; the offsets
   // stay uncommitted, so the next owner (or the next start) gets these messages.
+  pq->enter_listener();
+  struct Leave {
+    ProcessQueue* pq;
+    ~Leave() { pq->leave_listener(); }
+  } leave{pq.get()};
   if (pq->dropped() || shutting_down_) return;
   const int64_t started = now_ms();
   for (const auto& m : messages) pq->mark_consume_start(m.queue_offset, started);
@@ -272,7 +287,16 @@ void PushConsumerImpl::consume_concurrent(const MessageQueue& queue, const std::
   } catch (...) {
     logger("client")->warn("listener of group {} threw a non-standard exception", options_.group);
   }
-  if (pq->dropped()) return;
+  if (pq->dropped()) {
+    // Dropped while the listener ran: a success still counts (the drop waits for this call before
+    // it commits); a failure is left to the next owner, which gets the message again.
+    if (result == ConsumeResult::kSuccess) {
+      std::vector<int64_t> offsets;
+      for (const auto& m : messages) offsets.push_back(m.queue_offset);
+      pq->remove(offsets);
+    }
+    return;
+  }
   std::vector<int64_t> done;
   std::vector<ReceivedMessage> again;
   for (auto& m : messages) {

@@ -45,6 +45,10 @@ class PushConsumerImpl final : public PushConsumer {
     std::shared_ptr<ProcessQueue> process_queue = std::make_shared<ProcessQueue>();
     std::atomic<bool> stop{false};
     int64_t next_offset = 0;              // pull thread only
+    // Clustering hand-over: the pull thread starts at this steady-clock time and first re-reads
+    // the stored offset, so the previous owner (told of the change at the same moment) has
+    // stopped and committed before this consumer reads past its committed offset.
+    int64_t start_after_ms = 0;
     std::atomic<int64_t> locked_until_ms{0};  // orderly: the local lock's validity
     std::thread puller;
   };
@@ -71,7 +75,7 @@ class PushConsumerImpl final : public PushConsumer {
   Outcome<std::vector<std::string>> consumer_ids(const std::vector<MessageQueue>& queues);
   // Where a newly owned queue starts: the stored offset, else consume_from_where.
   Outcome<int64_t> start_offset(const MessageQueue& queue);
-  void add_queue(const MessageQueue& queue, const std::string& expression, int64_t offset);
+  void add_queue(const MessageQueue& queue, const std::string& expression, int64_t offset, int64_t grace_ms);
   // Stops the queue's pull thread, persists its committable offset, forgets it.
   void drop_queue(std::unique_ptr<OwnedQueue> owned);
   void persist_offsets();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -24,6 +25,10 @@ constexpr int64_t kLockRenewIntervalMs = 20000;
 constexpr int64_t kLocalLockValidMs = 30000;
 constexpr size_t kMaxExpiredPerScan = 16;
 constexpr int64_t kIncompleteRetryMs = 1000;
+// How long a consumer waits before reading a queue it took over from another group member.
+constexpr int64_t kHandoverGraceMs = 1000;
+// How long dropping a queue waits for its running listener calls.
+constexpr int64_t kDropWaitMs = 1000;
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -135,6 +140,7 @@ bool PushConsumerImpl::rebalance_topic(const std::string& topic, const std::stri
   const std::vector<MessageQueue>& all = (*route)->subscribe_queues;
   std::vector<MessageQueue> mine;
   bool self_missing = false;
+  bool shared = false;  // other consumers in the group: a new queue may still be another's
   if (!clustering()) {
     mine = all;
   } else if (!all.empty()) {
@@ -146,6 +152,7 @@ bool PushConsumerImpl::rebalance_topic(const std::string& topic, const std::stri
     mine = allocate_averagely(client_id(), *ids, all);
     // Not listed yet (our first heartbeat has not arrived): own nothing, ask again soon.
     if (std::find(ids->begin(), ids->end(), client_id()) == ids->end()) self_missing = true;
+    shared = ids->size() > 1;
   }
   bool complete = !self_missing;
   const std::set<MessageQueue> wanted(mine.begin(), mine.end());
@@ -179,7 +186,8 @@ bool PushConsumerImpl::rebalance_topic(const std::string& topic, const std::stri
       continue;
     }
     logger("client")->info("group {} takes {} from offset {}", options_.group, q.to_string(), *offset);
-    add_queue(q, expression, *offset);
+    // Orderly queues are handed over by the broker lock instead.
+    add_queue(q, expression, *offset, shared && !orderly() ? kHandoverGraceMs : 0);
   }
   return complete;
 }
@@ -204,8 +212,10 @@ Outcome<int64_t> PushConsumerImpl::start_offset(const MessageQueue& queue) {
   return int64_t{0};
 }
 
-void PushConsumerImpl::add_queue(const MessageQueue& queue, const std::string& expression, int64_t offset) {
+void PushConsumerImpl::add_queue(const MessageQueue& queue, const std::string& expression, int64_t offset,
+                                 int64_t grace_ms) {
   auto owned = std::make_unique<OwnedQueue>();
+  owned->start_after_ms = grace_ms > 0 ? now_ms() + grace_ms : 0;
   owned->queue = queue;
   owned->expression = expression;
   owned->next_offset = offset;
@@ -223,12 +233,19 @@ void PushConsumerImpl::add_queue(const MessageQueue& queue, const std::string& e
 void PushConsumerImpl::drop_queue(std::unique_ptr<OwnedQueue> owned) {
   owned->stop = true;
   if (owned->puller.joinable()) owned->puller.join();
+  ProcessQueue& pq = *owned->process_queue;
   {
     std::lock_guard<std::mutex> lock(offset_mu_);
-    if (auto committable = owned->process_queue->committable_offset()) {
-      offset_store_->update(owned->queue, *committable);
-    }
-    owned->process_queue->set_dropped();
+    pq.set_dropped();  // consume tasks not yet started hand their messages back
+  }
+  // Listener calls already running finish first (up to kDropWaitMs), so their messages are not
+  // consumed again by the next owner; a call still running after that is redelivered there.
+  for (int64_t waited = 0; pq.running_listeners() > 0 && waited < kDropWaitMs; waited += 5) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  {
+    std::lock_guard<std::mutex> lock(offset_mu_);
+    if (auto committable = pq.committable_offset()) offset_store_->update(owned->queue, *committable);
   }
   offset_store_->persist(owned->queue);
   if (clustering()) offset_store_->forget(owned->queue);
