@@ -178,6 +178,7 @@ struct FaultEnv::State {
   uint64_t used = 0;         // sum of the sizes of linked inodes
   int pending_write_failures = 0;
   int pending_sync_failures = 0;
+  std::string sync_fail_prefix;  // see fail_syncs_under()
   bool syncs_blocked = false;
   bool frozen = false;  // see set_frozen()
   uint64_t syncs = 0;
@@ -282,6 +283,9 @@ class FaultFile final : public File {
       --state_->pending_sync_failures;
       return Status::from_errno("fdatasync " + path_, EIO);
     }
+    if (!state_->sync_fail_prefix.empty() && path_.rfind(state_->sync_fail_prefix, 0) == 0) {
+      return Status::from_errno("fdatasync " + path_, EIO);
+    }
     inode_->sync();
     ++state_->syncs;
     return Status::ok();
@@ -371,6 +375,10 @@ void FaultEnv::crash(CrashMode mode) {
 void FaultEnv::set_space_limit(uint64_t bytes) { Guard g(state_->mu); state_->space_limit = bytes; }
 void FaultEnv::fail_next_write() { Guard g(state_->mu); ++state_->pending_write_failures; }
 void FaultEnv::fail_next_sync() { Guard g(state_->mu); ++state_->pending_sync_failures; }
+void FaultEnv::fail_syncs_under(const std::string& prefix) {
+  Guard g(state_->mu);
+  state_->sync_fail_prefix = prefix;
+}
 void FaultEnv::block_syncs() { Guard g(state_->mu); state_->syncs_blocked = true; }
 uint64_t FaultEnv::sync_count() const { Guard g(state_->mu); return state_->syncs; }
 uint64_t FaultEnv::bytes_used() const { Guard g(state_->mu); return state_->used; }

@@ -43,6 +43,9 @@ class FaultEnv final : public Env {
   void fail_next_write();
   // The next sync() (any file) fails with EIO; the data of that file stays unsynced.
   void fail_next_sync();
+  // Every sync() of a file whose path starts with `prefix` fails with EIO (its data stays
+  // unsynced) until called again with an empty prefix.
+  void fail_syncs_under(const std::string& prefix);
   // Every sync() blocks until unblock_syncs() (to simulate a stalled disk).
   void block_syncs();
   void unblock_syncs();

@@ -122,6 +122,8 @@ Status CommitLog::write(int64_t offset, const char* data, size_t n) {
 }
 
 Status CommitLog::sync_through(int64_t offset) {
+  // Held across the fdatasyncs: "dirty is clear" must mean "a sync covering the bytes completed".
+  std::lock_guard<std::mutex> sync_lock(sync_mu_);
   std::vector<std::shared_ptr<Segment>> to_sync;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -18,7 +18,8 @@ namespace holdfast {
 std::string offset_file_name(int64_t offset);  // 20-digit zero-padded decimal
 bool parse_offset_file_name(const std::string& name, int64_t* offset);
 
-// Threads: one appender calls write(); one flusher calls sync_through(); any thread may read().
+// Threads: one appender calls write(); any thread may read() or sync_through() (the flusher, and
+// the checkpoint under ASYNC_FLUSH; concurrent calls are serialised, see sync_mu_).
 // Promises: write() OK = the bytes are in the page cache and readable, not yet durable;
 // sync_through(x) OK = every byte written before the call below offset x is durable, including the
 // directory entries of new segments. A failed write or sync is reported and never retried here.
@@ -70,6 +71,10 @@ class CommitLog {
   const int64_t segment_size_;
   const bool zero_fill_;
   std::mutex create_mu_;   // serialises segment creation (appender vs. preallocation thread)
+  // Serialises sync_through(): a caller clears a segment's `dirty` flag before its fdatasync, so
+  // without this a second caller could see the flag clear while that fdatasync is still running
+  // (or about to fail) and report bytes durable that are not.
+  std::mutex sync_mu_;
   mutable std::mutex mu_;  // guards segments_ (the map, not file I/O)
   std::map<int64_t, std::shared_ptr<Segment>> segments_;
 };

@@ -75,18 +75,21 @@ Status MessageStore::dispatch_record(const RecordView& r) {
   const int32_t tt = r.transaction_type();
   if (tt == format::kTransactionNotType || tt == format::kTransactionCommit) {
     HF_ASSIGN_OR_RETURN(ConsumeQueue * cq, consume_queue_for(std::string(r.topic), r.queue_id, true));
-    // A retry after a failed flush re-reads records whose units are still pending: skip them.
-    if (r.queue_offset < cq->pending_end()) return Status::ok();
-    // Invariant: queue offsets are dense; the appender assigned exactly the next one.
-    HF_CHECK(r.queue_offset == cq->pending_end(), "record at ", r.physical_offset, " of ", r.topic,
-             "/", r.queue_id, " has queue offset ", r.queue_offset, " but the consume queue expects ",
-             cq->pending_end());
-    // A delayed message's unit carries its due time instead of a tag hash (facts §8.2).
-    const int64_t tags_code = r.topic == kScheduleTopicName ? schedule_due_time(r, options_.delay_level_ms)
-                                                            : tags_code_of(r.properties);
-    cq->append(r.queue_offset, {r.physical_offset, r.total_size, tags_code});
-    if (std::find(touched_queues_.begin(), touched_queues_.end(), cq) == touched_queues_.end()) {
-      touched_queues_.push_back(cq);
+    // A retry after a failed flush re-reads records whose units are still pending, and recovery
+    // re-reads records whose units survived in older queue files: skip the unit, but not the
+    // index below (it has its own high-water mark and may have been cut back further).
+    if (r.queue_offset >= cq->pending_end()) {
+      // Invariant: queue offsets are dense; the appender assigned exactly the next one.
+      HF_CHECK(r.queue_offset == cq->pending_end(), "record at ", r.physical_offset, " of ", r.topic,
+               "/", r.queue_id, " has queue offset ", r.queue_offset, " but the consume queue expects ",
+               cq->pending_end());
+      // A delayed message's unit carries its due time instead of a tag hash (facts §8.2).
+      const int64_t tags_code = r.topic == kScheduleTopicName ? schedule_due_time(r, options_.delay_level_ms)
+                                                              : tags_code_of(r.properties);
+      cq->append(r.queue_offset, {r.physical_offset, r.total_size, tags_code});
+      if (std::find(touched_queues_.begin(), touched_queues_.end(), cq) == touched_queues_.end()) {
+        touched_queues_.push_back(cq);
+      }
     }
   }
   if (options_.message_index_enable && tt != format::kTransactionRollback) {
@@ -256,16 +259,18 @@ Status MessageStore::write_checkpoint_now() {
     std::shared_lock<std::shared_mutex> lock(queues_mu_);
     for (auto& [k, cq] : queues_) all.push_back(cq.get());
   }
+  int64_t flushed = flushed_.load();
+  if (flushed < dispatched) {
+    // ASYNC_FLUSH may dispatch unflushed bytes; the checkpoint may only name durable ones. The log
+    // is synced before the consume queues and the index: a durable unit must never point at log
+    // bytes a power loss can still take back (recovery trusts the units of older queue files).
+    HF_RETURN_IF_ERROR(log_->sync_through(dispatched));
+    flushed = dispatched;
+  }
   for (ConsumeQueue* cq : all) {
     if (cq->has_unsynced()) HF_RETURN_IF_ERROR(cq->sync());
   }
   HF_RETURN_IF_ERROR(index_->sync());
-  int64_t flushed = flushed_.load();
-  if (flushed < dispatched) {
-    // ASYNC_FLUSH may dispatch unflushed bytes; the checkpoint may only name durable ones.
-    HF_RETURN_IF_ERROR(log_->sync_through(dispatched));
-    flushed = dispatched;
-  }
   StoreCheckpoint c;
   c.physic_msg_timestamp = last_flushed_timestamp_.load();
   c.logics_msg_timestamp = last_dispatched_timestamp_;
