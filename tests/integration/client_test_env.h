@@ -75,7 +75,13 @@ inline HoldfastProcess standalone(const std::string& data, uint16_t ns_port, uin
 inline std::vector<ReceivedMessage> pull_all(PullConsumer& consumer, const std::string& topic,
                                              const std::string& subscription = "*") {
   std::vector<ReceivedMessage> out;
+  // A topic auto-created by a send reaches the name server with the broker's next registration,
+  // which runs right after the change but asynchronously: allow it a few seconds.
   auto queues = consumer.queues_of(topic);
+  for (int i = 0; i < 100 && !queues.ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    queues = consumer.queues_of(topic);
+  }
   EXPECT_TRUE(queues.ok()) << queues.error().to_string();
   if (!queues.ok()) return out;
   for (const auto& q : *queues) {
