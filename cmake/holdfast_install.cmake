@@ -15,7 +15,7 @@ add_library(holdfast::client ALIAS hf_client)
 set_target_properties(hf_client PROPERTIES EXPORT_NAME client OUTPUT_NAME holdfast_client)
 
 install(TARGETS holdfast RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(TARGETS hf_client hf_transport hf_remoting hf_message hf_base
+install(TARGETS hf_client hf_transport hf_remoting hf_message hf_env hf_base
   EXPORT holdfastTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}/holdfast
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

@@ -1,6 +1,8 @@
 // OffsetStore: the remote (broker) and local-file offset stores.
 #include "client/offset_store.h"
 
+#include "env/env.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -114,10 +116,6 @@ void LocalFileOffsetStore::persist_all() {
   if (!st.is_ok()) logger("client")->warn("writing offsets file failed: {}", st.to_string());
 }
 
-namespace {
-Status errno_status(const std::string& what) { return Status::io_error(what + ": " + std::strerror(errno)); }
-}  // namespace
-
 Status LocalFileOffsetStore::write_file() {
   nlohmann::json table = nlohmann::json::array();
   {
@@ -129,36 +127,10 @@ Status LocalFileOffsetStore::write_file() {
   const std::string text = nlohmann::json{{"offsetTable", table}}.dump(1);
   std::lock_guard<std::mutex> file_lock(file_mu_);
   const std::filesystem::path path(path_);
-  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::io_error("cannot create " + dir.string() + ": " + ec.message());
-  const std::string tmp = path_ + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return errno_status("open " + tmp);
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Status st = errno_status("write " + tmp);
-      ::close(fd);
-      return st;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    Status st = errno_status("fsync " + tmp);
-    ::close(fd);
-    return st;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) return errno_status("rename " + tmp);
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return errno_status("open " + dir.string());
-  const int rc = ::fsync(dfd);
-  ::close(dfd);
-  if (rc != 0) return errno_status("fsync " + dir.string());
+  const std::string dir = path.has_parent_path() ? path.parent_path().string() : std::string(".");
+  // Temp file, fsync, rename, directory fsync: the Env's one implementation (FaultEnv-testable).
+  HF_RETURN_IF_ERROR(Env::posix()->create_dirs(dir));
+  HF_RETURN_IF_ERROR(write_file_atomically(Env::posix(), path_, text));
   return Status::ok();
 }
 
