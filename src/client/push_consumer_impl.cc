@@ -155,13 +155,20 @@ void PushConsumerImpl::pull_loop(OwnedQueue* owned) {
   bool need_offset_reload = false;
   if (owned->start_after_ms > 0) {
     // Hand-over grace (see OwnedQueue): then start from what the previous owner committed.
+    // Until the read succeeds the store holds no offset for the queue (add_queue), so nothing of
+    // this consumer's can overwrite the previous owner's commit.
     if (!pause(*owned, owned->start_after_ms - now_ms())) return;
-    auto stored = offset_store_->read(mq);
-    if (stored.ok() && stored->has_value() && **stored != owned->next_offset) {
-      owned->next_offset = **stored;
-      std::lock_guard<std::mutex> lock(offset_mu_);
-      if (!pq.dropped()) offset_store_->update(mq, owned->next_offset, /*allow_backwards=*/true);
+    for (;;) {
+      auto stored = offset_store_->read(mq);
+      if (stored.ok()) {
+        if (stored->has_value()) owned->next_offset = **stored;
+        break;
+      }
+      logger("client")->debug("offset of {} after hand-over: {}", mq.to_string(), stored.error().to_string());
+      if (!pause(*owned, options_.pull_exception_delay_ms)) return;
     }
+    std::lock_guard<std::mutex> lock(offset_mu_);
+    if (!pq.dropped()) offset_store_->update(mq, owned->next_offset, /*allow_backwards=*/true);
   }
   while (!owned->stop) {
     if (orderly() && clustering()) {

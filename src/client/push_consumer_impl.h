@@ -28,7 +28,10 @@ namespace holdfast::client {
 //
 // Invariant (offsets): the store is only told a queue's committable offset (its lowest message in
 // flight) while the queue is owned; dropping a queue persists that offset and forgets it, under
-// offset_mu_, so a late listener return on a dropped queue can never move the group's offset.
+// offset_mu_, so a late listener return on a dropped queue can never move the group's offset. A
+// queue taken over from another member has no offset in the store until its pull thread re-read
+// the group's offset after the hand-over grace, so no persist can write back a stale start offset
+// over the previous owner's final commit.
 class PushConsumerImpl final : public PushConsumer {
  public:
   static Outcome<std::unique_ptr<PushConsumer>> create(PushConsumerOptions options, ConcurrentListener concurrent,

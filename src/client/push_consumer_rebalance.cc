@@ -219,10 +219,13 @@ void PushConsumerImpl::add_queue(const MessageQueue& queue, const std::string& e
   owned->queue = queue;
   owned->expression = expression;
   owned->next_offset = offset;
-  {
+  if (grace_ms <= 0) {
     std::lock_guard<std::mutex> lock(offset_mu_);
     offset_store_->update(queue, offset, /*allow_backwards=*/true);
   }
+  // With a grace period the store learns the offset only when the pull thread has re-read it:
+  // until then the previous owner's commit is the group's offset, and a periodic persist must not
+  // write this stale start offset over it.
   OwnedQueue* raw = owned.get();
   std::lock_guard<std::mutex> lock(mu_);
   if (stop_) return;
