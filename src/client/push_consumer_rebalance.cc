@@ -147,11 +147,17 @@ bool PushConsumerImpl::rebalance_topic(const std::string& topic, const std::stri
     auto ids = consumer_ids(all);
     if (!ids.ok()) {
       logger("client")->warn("rebalance {} of group {}: {}", topic, options_.group, ids.error().to_string());
+      // A restarted broker knows no consumer until a heartbeat: send one now, not in up to 30 s.
+      if (ids.error().code == ErrorCode::kBroker) pull_->instance().send_heartbeat_to_all_brokers();
       return false;
     }
     mine = allocate_averagely(client_id(), *ids, all);
-    // Not listed yet (our first heartbeat has not arrived): own nothing, ask again soon.
-    if (std::find(ids->begin(), ids->end(), client_id()) == ids->end()) self_missing = true;
+    // Not listed (our heartbeat has not arrived, or the broker restarted since): own nothing of
+    // the new split, heartbeat now and ask again soon.
+    if (std::find(ids->begin(), ids->end(), client_id()) == ids->end()) {
+      self_missing = true;
+      pull_->instance().send_heartbeat_to_all_brokers();
+    }
     shared = ids->size() > 1;
   }
   bool complete = !self_missing;
