@@ -259,18 +259,29 @@ Status MessageStore::write_checkpoint_now() {
     std::shared_lock<std::shared_mutex> lock(queues_mu_);
     for (auto& [k, cq] : queues_) all.push_back(cq.get());
   }
+  // A failed fdatasync fences the store, as in the flusher: the kernel may have dropped the dirty
+  // pages and cleared the error, so a retry that "succeeds" (the flusher's next round, the next
+  // checkpoint) would promise bytes that are gone. Nothing is acknowledged or checkpointed after.
+  auto fence_on_failure = [this](Status st) {
+    if (!st.is_ok()) {
+      fence(st);
+      std::lock_guard<std::mutex> flock(flush_mu_);
+      flush_cv_.notify_one();  // the flusher fails the puts still waiting for a flush
+    }
+    return st;
+  };
   int64_t flushed = flushed_.load();
   if (flushed < dispatched) {
     // ASYNC_FLUSH may dispatch unflushed bytes; the checkpoint may only name durable ones. The log
     // is synced before the consume queues and the index: a durable unit must never point at log
     // bytes a power loss can still take back (recovery trusts the units of older queue files).
-    HF_RETURN_IF_ERROR(log_->sync_through(dispatched));
+    HF_RETURN_IF_ERROR(fence_on_failure(log_->sync_through(dispatched)));
     flushed = dispatched;
   }
   for (ConsumeQueue* cq : all) {
-    if (cq->has_unsynced()) HF_RETURN_IF_ERROR(cq->sync());
+    if (cq->has_unsynced()) HF_RETURN_IF_ERROR(fence_on_failure(cq->sync()));
   }
-  HF_RETURN_IF_ERROR(index_->sync());
+  HF_RETURN_IF_ERROR(fence_on_failure(index_->sync()));
   StoreCheckpoint c;
   c.physic_msg_timestamp = last_flushed_timestamp_.load();
   c.logics_msg_timestamp = last_dispatched_timestamp_;

@@ -278,6 +278,44 @@ TEST_F(MessageStoreTest, AsyncCheckpointSyncsTheLogBeforeTheConsumeQueues) {
   EXPECT_EQ(store_->max_offset_in_queue("t", 0), 0) << "consume queue units survived without their records";
 }
 
+// A checkpoint whose log fdatasync fails fences the store like the flusher does: the next
+// fdatasync may report success for pages the kernel already dropped, so no later put may be
+// acknowledged and no later checkpoint written until a restart has recovered.
+TEST_F(MessageStoreTest, CheckpointWhoseLogSyncFailsFencesTheStore) {
+  options_.flush_disk_type = FlushDiskType::kAsyncFlush;
+  options_.flush_commit_log_least_pages = 1 << 20;               // the flusher never has enough
+  options_.flush_commit_log_thorough_interval_ms = 3600 * 1000;  // and never a thorough flush
+  options_.checkpoint_interval_ms = 1000;                        // only when the clock moves
+  open();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(store_->put(make_message("t", 0, "m" + std::to_string(i))).status, PutStatus::kOk);
+  }
+  wait_visible();
+  env_.fail_syncs_under("/store/commitlog/");
+  env_.advance_clock(2000);  // the dispatcher's next pass (within 100 ms) tries a checkpoint
+  for (int i = 0; i < 100 && !store_->fenced(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  env_.fail_syncs_under("");  // the "retry" would now succeed
+  EXPECT_TRUE(store_->fenced());
+  EXPECT_EQ(store_->put(make_message("t", 0, "after")).status, PutStatus::kServiceNotAvailable);
+}
+
+// The same for a consume queue: a checkpoint after a "successful" retry would name units that a
+// power loss took, and recovery would never rebuild them (the messages would be unreachable).
+TEST_F(MessageStoreTest, CheckpointWhoseConsumeQueueSyncFailsFencesTheStore) {
+  options_.checkpoint_interval_ms = 1000;  // only when the clock moves
+  open();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(store_->put(make_message("t", 0, "m" + std::to_string(i))).status, PutStatus::kOk);
+  }
+  wait_visible();
+  env_.fail_syncs_under("/store/consumequeue/");
+  env_.advance_clock(2000);
+  for (int i = 0; i < 100 && !store_->fenced(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  env_.fail_syncs_under("");
+  EXPECT_TRUE(store_->fenced());
+  EXPECT_EQ(store_->put(make_message("t", 0, "after")).status, PutStatus::kServiceNotAvailable);
+}
+
 // Recovery re-dispatches records whose consume queue units survived in older queue files (they
 // were synced, the checkpoint naming them was not): the index must still get their keys.
 TEST_F(MessageStoreTest, RecoveryIndexesRecordsWhoseUnitsSurvived) {
