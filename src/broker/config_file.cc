@@ -134,10 +134,16 @@ Status load_config_file(Env* env, const std::string& path,
   return main.code() == StatusCode::kNotFound ? bak : main;
 }
 
-Status persist_config_file(Env* env, const std::string& path, const std::string& contents) {
+Status persist_config_file(Env* env, const std::string& path, const std::string& contents,
+                           const std::function<Status(const std::string& text)>& parse) {
   std::string previous;
   if (env->file_exists(path)) {
     HF_ASSIGN_OR_RETURN(previous, read_file_to_string(env, path));
+    if (Status st = parse(previous); !st.is_ok()) {
+      logger("broker")->warn("{} unusable ({}); replacing it without copying it over {}.bak", path, st.to_string(),
+                             path);
+      previous.clear();
+    }
   }
   return replace_config_file(env, path, previous, contents);
 }
@@ -147,6 +153,52 @@ Status replace_config_file(Env* env, const std::string& path, const std::string&
   HF_RETURN_IF_ERROR(env->create_dirs(parent_dir(path)));
   if (!previous.empty()) HF_RETURN_IF_ERROR(write_file_atomically(env, path + ".bak", previous));
   return write_file_atomically(env, path, contents);
+}
+
+namespace {
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+}  // namespace
+
+std::string quote_bare_integer_keys(std::string_view in) {
+  std::string out;
+  out.reserve(in.size() + 16);
+  bool in_string = false;
+  for (size_t i = 0; i < in.size(); ++i) {
+    const char c = in[i];
+    out.push_back(c);
+    if (in_string) {
+      if (c == '\\' && i + 1 < in.size()) {
+        out.push_back(in[++i]);
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      continue;
+    }
+    if (c != '{' && c != ',') continue;
+    size_t j = i + 1;
+    while (j < in.size() && is_space(in[j])) ++j;
+    size_t k = j;
+    if (k < in.size() && in[k] == '-') ++k;
+    const size_t digits_begin = k;
+    while (k < in.size() && is_digit(in[k])) ++k;
+    if (k == digits_begin) continue;
+    size_t m = k;
+    while (m < in.size() && is_space(in[m])) ++m;
+    if (m >= in.size() || in[m] != ':') continue;
+    out.append(in.substr(i + 1, j - (i + 1)));
+    out.push_back('"');
+    out.append(in.substr(j, k - j));
+    out.push_back('"');
+    i = k - 1;
+  }
+  return out;
 }
 
 }  // namespace holdfast::broker

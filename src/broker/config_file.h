@@ -70,13 +70,20 @@ Status load_config_file(Env* env, const std::string& path,
                         ConfigSource* source = nullptr);
 
 // Writes `contents` to `path` durably and atomically (temp file, sync, rename, directory sync),
-// after saving the current content of `path`, if any, as `path`.bak the same way. Creates the
-// parent directory when missing.
-Status persist_config_file(Env* env, const std::string& path, const std::string& contents);
+// after saving the current content of `path`, if any, as `path`.bak the same way — but only when
+// `parse` (the loader's parser, without side effects) accepts it: a damaged main file never
+// replaces a good .bak. Creates the parent directory when missing.
+Status persist_config_file(Env* env, const std::string& path, const std::string& contents,
+                           const std::function<Status(const std::string& text)>& parse);
 
 // persist_config_file for a caller that knows the current content itself (and may have judged
 // it unfit to keep): saves `previous` as `path`.bak unless it is empty, then writes `contents`.
 Status replace_config_file(Env* env, const std::string& path, const std::string& previous,
                            const std::string& contents);
+
+// Wraps bare integer object keys in quotes: {0:12,1:40} -> {"0":12,"1":40}, leaving strings
+// untouched. In standard JSON a number never sits between '{' or ',' and ':', so only the
+// non-standard keys fastjson writes for integer-keyed maps (Java brokers' offset files) change.
+std::string quote_bare_integer_keys(std::string_view in);
 
 }  // namespace holdfast::broker

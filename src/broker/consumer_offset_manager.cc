@@ -15,50 +15,6 @@ namespace holdfast::broker {
 
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-// Wraps bare integer object keys in quotes: {0:12,1:40} -> {"0":12,"1":40}, leaving strings
-// untouched. In standard JSON a number never sits between '{' or ',' and ':', so only the
-// non-standard keys fastjson writes for integer-keyed maps are changed.
-std::string quote_bare_integer_keys(std::string_view in) {
-  std::string out;
-  out.reserve(in.size() + 16);
-  bool in_string = false;
-  for (size_t i = 0; i < in.size(); ++i) {
-    const char c = in[i];
-    out.push_back(c);
-    if (in_string) {
-      if (c == '\\' && i + 1 < in.size()) {
-        out.push_back(in[++i]);
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-      continue;
-    }
-    if (c != '{' && c != ',') continue;
-    size_t j = i + 1;
-    while (j < in.size() && is_space(in[j])) ++j;
-    size_t k = j;
-    if (k < in.size() && in[k] == '-') ++k;
-    const size_t digits_begin = k;
-    while (k < in.size() && is_digit(in[k])) ++k;
-    if (k == digits_begin) continue;
-    size_t m = k;
-    while (m < in.size() && is_space(in[m])) ++m;
-    if (m >= in.size() || in[m] != ':') continue;
-    out.append(in.substr(i + 1, j - (i + 1)));
-    out.push_back('"');
-    out.append(in.substr(j, k - j));
-    out.push_back('"');
-    i = k - 1;
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -157,14 +113,14 @@ Status ConsumerOffsetManager::persist() {
   std::string content = encode();
   // Skipped when the file already holds this table.
   if (content == persisted_) return Status::ok();
-  // Keep the file being replaced as the .bak copy, but never replace a good .bak with a damaged
-  // main file.
-  std::string previous = persisted_;
-  if (previous.empty() && env_->file_exists(path_)) {
-    auto text = read_file_to_string(env_, path_);
-    if (text.is_ok() && decode(*text).is_ok()) previous = std::move(text).value();
+  // The file being replaced becomes the .bak copy: known good when this process wrote it, else
+  // judged by decode (a damaged main file never replaces a good .bak).
+  if (!persisted_.empty()) {
+    HF_RETURN_IF_ERROR(replace_config_file(env_, path_, persisted_, content));
+  } else {
+    HF_RETURN_IF_ERROR(persist_config_file(env_, path_, content,
+                                           [](const std::string& text) { return decode(text).status(); }));
   }
-  HF_RETURN_IF_ERROR(replace_config_file(env_, path_, previous, content));
   persisted_ = std::move(content);
   return Status::ok();
 }

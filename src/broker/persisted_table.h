@@ -79,7 +79,12 @@ class PersistedTable {
     Status commit(const std::string& name, const std::optional<Config>& previous) {
       const DataVersion old_version = table_.version_;
       table_.version_.next(table_.env_->now_ms());
-      Status st = persist_config_file(table_.env_, table_.path_, dump_pretty(table_.wrapper_locked()));
+      Status st = persist_config_file(table_.env_, table_.path_, dump_pretty(table_.wrapper_locked()),
+                                      [this](const std::string& text) {
+                                        std::map<std::string, Config> ignored;
+                                        DataVersion v;
+                                        return table_.parse(text, &ignored, &v);
+                                      });
       if (st.is_ok()) {
         changed_ = true;
         return st;
@@ -109,28 +114,8 @@ class PersistedTable {
     std::map<std::string, Config> loaded;
     std::optional<DataVersion> loaded_version;
     HF_RETURN_IF_ERROR(load_config_file(env_, path_, [&](const std::string& text) -> Status {
-      HF_ASSIGN_OR_RETURN(nlohmann::json doc, parse_json(text, schema_.file_what));
-      if (!doc.is_object()) return Status::corruption(std::string(schema_.file_what) + " is not a JSON object");
-      std::map<std::string, Config> table;
-      auto it = doc.find(std::string(schema_.table_key));
-      if (it != doc.end() && !it->is_null()) {
-        if (!it->is_object()) return Status::corruption(std::string(schema_.table_key) + " is not an object");
-        for (const auto& [name, value] : it->items()) {
-          auto c = schema_.from_json(value, name);
-          if (!c.is_ok()) {
-            return Status::corruption(std::string(schema_.entry_noun) + " " + name + ": " + c.status().message());
-          }
-          table[name] = std::move(c).value();
-          table[name].*(schema_.name) = name;  // the key is authoritative
-        }
-      }
       DataVersion v;
-      if (auto dv = doc.find("dataVersion"); dv != doc.end()) {
-        auto parsed = data_version_from_json(*dv);
-        if (!parsed.is_ok()) return Status::corruption(parsed.status().message());
-        v = *parsed;
-      }
-      loaded = std::move(table);
+      HF_RETURN_IF_ERROR(parse(text, &loaded, &v));
       loaded_version = v;
       return Status::ok();
     }));
@@ -141,6 +126,34 @@ class PersistedTable {
       Locked locked(*this);
       then(locked);
     }
+    return Status::ok();
+  }
+
+  // The file's text -> entries and version; *table and *version are written only on OK.
+  Status parse(const std::string& text, std::map<std::string, Config>* table_out, DataVersion* version) const {
+    HF_ASSIGN_OR_RETURN(nlohmann::json doc, parse_json(text, schema_.file_what));
+    if (!doc.is_object()) return Status::corruption(std::string(schema_.file_what) + " is not a JSON object");
+    std::map<std::string, Config> table;
+    auto it = doc.find(std::string(schema_.table_key));
+    if (it != doc.end() && !it->is_null()) {
+      if (!it->is_object()) return Status::corruption(std::string(schema_.table_key) + " is not an object");
+      for (const auto& [name, value] : it->items()) {
+        auto c = schema_.from_json(value, name);
+        if (!c.is_ok()) {
+          return Status::corruption(std::string(schema_.entry_noun) + " " + name + ": " + c.status().message());
+        }
+        table[name] = std::move(c).value();
+        table[name].*(schema_.name) = name;  // the key is authoritative
+      }
+    }
+    DataVersion v;
+    if (auto dv = doc.find("dataVersion"); dv != doc.end()) {
+      auto parsed = data_version_from_json(*dv);
+      if (!parsed.is_ok()) return Status::corruption(parsed.status().message());
+      v = *parsed;
+    }
+    *table_out = std::move(table);
+    *version = v;
     return Status::ok();
   }
 

@@ -2,7 +2,6 @@
 #include "broker/schedule_message_service.h"
 
 #include <algorithm>
-#include <regex>
 
 #include <nlohmann/json.hpp>
 
@@ -63,24 +62,27 @@ ScheduleMessageService::ScheduleMessageService(Env* env, MessageStore* store, Sc
 
 ScheduleMessageService::~ScheduleMessageService() { (void)stop(); }
 
+Result<std::map<int32_t, int64_t>> ScheduleMessageService::decode(const std::string& text) {
+  // A Java broker writes the integer map keys unquoted ({1:5}).
+  HF_ASSIGN_OR_RETURN(nlohmann::json root, parse_json(quote_bare_integer_keys(text), "delayOffset.json"));
+  const nlohmann::json* table = json_member(root, "offsetTable");
+  std::map<int32_t, int64_t> loaded;
+  if (table != nullptr && table->is_object()) {
+    for (const auto& [key, value] : table->items()) {
+      auto level = parse_queue_id(key);
+      auto offset = json_int64(value);
+      if (!level || *level < 1 || !offset || *offset < 0) {
+        return Status::corruption("delayOffset.json: bad entry '" + key + "'");
+      }
+      loaded[*level] = *offset;
+    }
+  }
+  return loaded;
+}
+
 Status ScheduleMessageService::load() {
   return load_config_file(env_, options_.offset_path, [this](const std::string& text) -> Status {
-    // A Java broker writes the integer map keys unquoted ({1:5}); quote them to read plain JSON.
-    static const std::regex kBareKey(R"(([\{,]\s*)(-?\d+)(\s*:))");
-    const std::string quoted = std::regex_replace(text, kBareKey, "$1\"$2\"$3");
-    HF_ASSIGN_OR_RETURN(nlohmann::json root, parse_json(quoted, "delayOffset.json"));
-    const nlohmann::json* table = json_member(root, "offsetTable");
-    std::map<int32_t, int64_t> loaded;
-    if (table != nullptr && table->is_object()) {
-      for (const auto& [key, value] : table->items()) {
-        auto level = parse_queue_id(key);
-        auto offset = json_int64(value);
-        if (!level || *level < 1 || !offset || *offset < 0) {
-          return Status::corruption("delayOffset.json: bad entry '" + key + "'");
-        }
-        loaded[*level] = *offset;
-      }
-    }
+    HF_ASSIGN_OR_RETURN(auto loaded, decode(text));
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [level, offset] : loaded) levels_[level].offset = offset;
     persisted_ = loaded;
@@ -109,7 +111,8 @@ Status ScheduleMessageService::persist() {
   nlohmann::json offsets = nlohmann::json::object();
   for (const auto& [level, offset] : table) offsets[std::to_string(level)] = offset;
   nlohmann::json root = {{"offsetTable", offsets}};
-  HF_RETURN_IF_ERROR(persist_config_file(env_, options_.offset_path, dump_pretty(root)));
+  HF_RETURN_IF_ERROR(persist_config_file(env_, options_.offset_path, dump_pretty(root),
+                                         [](const std::string& text) { return decode(text).status(); }));
   std::lock_guard<std::mutex> lock(mu_);
   persisted_ = std::move(table);
   return Status::ok();

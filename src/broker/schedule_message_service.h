@@ -65,6 +65,8 @@ class ScheduleMessageService {
   int64_t next_due_ms() const;
 
  private:
+  // delayOffset.json's text -> level -> offset (Java's bare integer keys accepted).
+  static Result<std::map<int32_t, int64_t>> decode(const std::string& text);
   struct Level {
     int64_t offset = 0;
     int64_t retry_after_ms = 0;  // after a failed put, wait before trying the level again

@@ -228,6 +228,30 @@ TEST_F(TopicConfigManagerTest, FallsBackToBakWhenMainIsCorrupt) {
   EXPECT_FALSE(r->find("Second").has_value());
 }
 
+// Loaded from .bak over a torn main file, the next change must not copy the torn file over the
+// good .bak: a crash during that change would otherwise leave no usable copy.
+TEST_F(TopicConfigManagerTest, ChangeAfterBakFallbackKeepsTheGoodBak) {
+  auto m = open();
+  TopicConfig a;
+  a.topic_name = "First";
+  ASSERT_TRUE(m->update(a).is_ok());
+  TopicConfig b;
+  b.topic_name = "Second";
+  ASSERT_TRUE(m->update(b).is_ok());  // .bak holds First only
+  m.reset();
+  write(kPath, "{\"topicConfigTable\":{\"First\":");  // torn main file
+  auto r = open();
+  ASSERT_TRUE(r->find("First").has_value());
+  TopicConfig c;
+  c.topic_name = "Third";
+  ASSERT_TRUE(r->update(c).is_ok());
+  r.reset();
+  // The main file is lost: the .bak must be a table (First), never the torn text.
+  write(kPath, "garbage");
+  auto again = open();
+  EXPECT_TRUE(again->find("First").has_value());
+}
+
 TEST_F(TopicConfigManagerTest, CorruptMainWithoutBakFailsLoad) {
   write(kPath, "{\"topicConfigTable\":{\"T\":{\"perm\":\"rw\"}}}");
   TopicConfigManager m(&env_, options());
