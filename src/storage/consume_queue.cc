@@ -190,12 +190,23 @@ Status ConsumeQueue::read(int64_t queue_offset, int max_units, std::vector<Consu
 
 Result<int64_t> ConsumeQueue::recover(int64_t durable_physical_offset, const VerifyFn& verify) {
   HF_CHECK(pending_.empty(), "recover with pending units");
-  int64_t count = min_offset();
-  // Scan from the start of the previous-to-newest file: older files were complete and synced
-  // before a newer file could be created.
+  // Scan from the newest file whose first unit is well formed and below the durable point: every
+  // unit before that file is below it too (physical offsets increase), so it was synced by the
+  // checkpoint that made the point durable. Files are not synced when the next one is started,
+  // so a file before the newest two may still hold units past the durable point (ASYNC_FLUSH: an
+  // ext4 journal commit can keep a new queue file and units whose log bytes were lost).
   int64_t scan_from = min_offset();
-  if (files_.size() >= 2) scan_from = std::prev(files_.end(), 2)->first / kUnitSize;
-  count = scan_from;
+  for (auto it = files_.rbegin(); it != files_.rend(); ++it) {
+    const int64_t first = std::max(it->first / kUnitSize, min_offset());
+    std::vector<ConsumeQueueUnit> head;
+    HF_RETURN_IF_ERROR(read_units(first, 1, &head));
+    if (!head.empty() && unit_well_formed(head[0]) &&
+        head[0].physical_offset + head[0].size <= durable_physical_offset) {
+      scan_from = first;
+      break;
+    }
+  }
+  int64_t count = scan_from;
   int64_t prev_phys = -1;
   max_physical_end_ = -1;
   const int64_t scan_to = files_.empty() ? scan_from : files_.rbegin()->first / kUnitSize + units_per_file_;

@@ -37,10 +37,12 @@ Status MessageStore::recover() {
     // Clean stop: everything up to the checkpoint is flushed and dispatched; no scan.
     end = ckpt->flushed_offset;
     recovery_.scanned_from = end;
-  } else if (empty_store && !ckpt.is_ok()) {
-    end = 0;
   } else {
-    if (!crashed) logger("storage")->warn("no usable checkpoint for a cleanly stopped store; scanning the log");
+    // An empty log without a checkpoint (a new store, or one whose first segment a crash took)
+    // goes through recovery too: consume queue or index files left from before must be emptied.
+    if (!crashed && !empty_store) {
+      logger("storage")->warn("no usable checkpoint for a cleanly stopped store; scanning the log");
+    }
     HF_RETURN_IF_ERROR(recover_crashed(ckpt));
     end = recovery_.recovered_end;
   }

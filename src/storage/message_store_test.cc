@@ -11,6 +11,7 @@
 #include "base/coding.h"
 #include "env/fault_env.h"
 #include "storage/commit_log.h"
+#include "storage/consume_queue.h"
 #include "storage/message_format.h"
 #include "storage/store_test_util.h"
 
@@ -276,6 +277,56 @@ TEST_F(MessageStoreTest, AsyncCheckpointSyncsTheLogBeforeTheConsumeQueues) {
   open();
   EXPECT_EQ(store_->written_offset(), 0);
   EXPECT_EQ(store_->max_offset_in_queue("t", 0), 0) << "consume queue units survived without their records";
+}
+
+// A log without segments and without a checkpoint still recovers the consume queues: units left
+// from before point at nothing, and a new put must get queue offset 0, readable.
+TEST_F(MessageStoreTest, EmptyLogWithoutCheckpointEmptiesLeftoverConsumeQueues) {
+  open();
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(store_->put(make_message("t", 0, "old" + std::to_string(i))).status, PutStatus::kOk);
+  wait_visible();
+  store_.reset();  // clean stop
+  auto segments = env_.list_dir("/store/commitlog");
+  ASSERT_TRUE(segments.is_ok());
+  for (const auto& name : *segments) {
+    ASSERT_TRUE(env_.remove_file("/store/commitlog/" + name).is_ok());
+  }
+  ASSERT_TRUE(env_.remove_file("/store/checkpoint").is_ok());
+  open();
+  EXPECT_EQ(store_->max_offset_in_queue("t", 0), 0);
+  PutResult r = store_->put(make_message("t", 0, "new"));
+  ASSERT_EQ(r.status, PutStatus::kOk);
+  EXPECT_EQ(r.queue_offset, 0);
+  wait_visible();
+  GetResult g = store_->get_messages("t", 0, 0, 10, 1 << 20);
+  ASSERT_EQ(g.status, GetStatus::kFound);
+  ASSERT_EQ(g.records.size(), 1u);
+  EXPECT_EQ(view_of(g.records[0]).body, "new");
+}
+
+// Recovery must check units in every file past the durable point, not only the newest two: queue
+// files are not synced when the next one starts, so a crash can keep three files whose oldest
+// holds units for log bytes that were lost (here: durable point inside the first file).
+TEST(ConsumeQueueRecoveryTest, UnitsPastTheDurablePointInAnOlderFileAreDropped) {
+  FaultEnv env(7);
+  auto cq = ConsumeQueue::open(&env, "/store/consumequeue/t/0", "t", 0, /*units_per_file=*/4);
+  ASSERT_TRUE(cq.is_ok()) << cq.status().to_string();
+  for (int64_t i = 0; i < 10; ++i) (*cq)->append(i, ConsumeQueueUnit{i * 100, 100, 0});  // 3 files
+  ASSERT_TRUE((*cq)->sync().is_ok());
+  ASSERT_EQ((*cq)->file_count(), 3u);
+  // Durable log: units 0..2 (bytes [0, 300)); unit 3 (still in the first file) and later are not.
+  auto recovered = (*cq)->recover(300, [](int64_t, const ConsumeQueueUnit&) { return true; });
+  ASSERT_TRUE(recovered.is_ok()) << recovered.status().to_string();
+  EXPECT_EQ(*recovered, 3);
+  EXPECT_EQ((*cq)->max_offset(), 3);
+  // The log check applies to the last kept unit even when it lies in the oldest file.
+  auto again = ConsumeQueue::open(&env, "/store/consumequeue/t/1", "t", 1, 4);
+  ASSERT_TRUE(again.is_ok());
+  for (int64_t i = 0; i < 10; ++i) (*again)->append(i, ConsumeQueueUnit{i * 100, 100, 0});
+  ASSERT_TRUE((*again)->sync().is_ok());
+  auto checked = (*again)->recover(300, [](int64_t q, const ConsumeQueueUnit&) { return q < 2; });
+  ASSERT_TRUE(checked.is_ok());
+  EXPECT_EQ(*checked, 2);
 }
 
 // A checkpoint whose log fdatasync fails fences the store like the flusher does: the next
