@@ -37,6 +37,10 @@ class MessageStoreTest : public ::testing::Test {
     env_.set_frozen(false);
   }
   void wait_visible() { store_->wait_dispatched(store_->confirmed_offset()); }
+  // Up to 1 s for a background thread (dispatcher, flusher) to fence the store.
+  void wait_fenced() {
+    for (int i = 0; i < 100 && !store_->fenced(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 
   FaultEnv env_{42};
   StoreOptions options_ = small_options("/store");
@@ -329,10 +333,14 @@ TEST(ConsumeQueueRecoveryTest, UnitsPastTheDurablePointInAnOlderFileAreDropped) 
   EXPECT_EQ(*checked, 2);
 }
 
-// A checkpoint whose log fdatasync fails fences the store like the flusher does: the next
+// A failed fdatasync inside a checkpoint fences the store like the flusher's does: the next
 // fdatasync may report success for pages the kernel already dropped, so no later put may be
-// acknowledged and no later checkpoint written until a restart has recovered.
-TEST_F(MessageStoreTest, CheckpointWhoseLogSyncFailsFencesTheStore) {
+// acknowledged and no later checkpoint written until a restart has recovered. For a consume queue
+// a checkpoint after a "successful" retry would name units that a power loss took, and recovery
+// would never rebuild them (the messages would be unreachable).
+class CheckpointSyncFailureTest : public MessageStoreTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(CheckpointSyncFailureTest, FencesTheStore) {
   options_.flush_disk_type = FlushDiskType::kAsyncFlush;
   options_.flush_commit_log_least_pages = 1 << 20;               // the flusher never has enough
   options_.flush_commit_log_thorough_interval_ms = 3600 * 1000;  // and never a thorough flush
@@ -342,30 +350,16 @@ TEST_F(MessageStoreTest, CheckpointWhoseLogSyncFailsFencesTheStore) {
     ASSERT_EQ(store_->put(make_message("t", 0, "m" + std::to_string(i))).status, PutStatus::kOk);
   }
   wait_visible();
-  env_.fail_syncs_under("/store/commitlog/");
+  env_.fail_syncs_under(GetParam());
   env_.advance_clock(2000);  // the dispatcher's next pass (within 100 ms) tries a checkpoint
-  for (int i = 0; i < 100 && !store_->fenced(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  env_.fail_syncs_under("");  // the "retry" would now succeed
+  wait_fenced();
+  env_.fail_syncs_under("");  // a retry would now succeed
   EXPECT_TRUE(store_->fenced());
   EXPECT_EQ(store_->put(make_message("t", 0, "after")).status, PutStatus::kServiceNotAvailable);
 }
 
-// The same for a consume queue: a checkpoint after a "successful" retry would name units that a
-// power loss took, and recovery would never rebuild them (the messages would be unreachable).
-TEST_F(MessageStoreTest, CheckpointWhoseConsumeQueueSyncFailsFencesTheStore) {
-  options_.checkpoint_interval_ms = 1000;  // only when the clock moves
-  open();
-  for (int i = 0; i < 10; ++i) {
-    ASSERT_EQ(store_->put(make_message("t", 0, "m" + std::to_string(i))).status, PutStatus::kOk);
-  }
-  wait_visible();
-  env_.fail_syncs_under("/store/consumequeue/");
-  env_.advance_clock(2000);
-  for (int i = 0; i < 100 && !store_->fenced(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  env_.fail_syncs_under("");
-  EXPECT_TRUE(store_->fenced());
-  EXPECT_EQ(store_->put(make_message("t", 0, "after")).status, PutStatus::kServiceNotAvailable);
-}
+INSTANTIATE_TEST_SUITE_P(LogAndConsumeQueue, CheckpointSyncFailureTest,
+                         ::testing::Values("/store/commitlog/", "/store/consumequeue/"));
 
 // Recovery re-dispatches records whose consume queue units survived in older queue files (they
 // were synced, the checkpoint naming them was not): the index must still get their keys.

@@ -14,7 +14,11 @@
 #include <vector>
 
 #include "broker_test_support.h"
+#include "client/client_instance.h"
 #include "holdfast/pull_consumer.h"
+#include "remoting/request_code.h"
+#include "remoting/response_code.h"
+#include "transport/remoting_client.h"
 
 namespace holdfast::client_test {
 
@@ -62,6 +66,17 @@ class HoldfastProcess {
   std::unique_ptr<ts::ChildProcess> proc_;
 };
 
+// `holdfast broker` on 127.0.0.1:port in `cluster`, registering with ns_addr, data in dir.
+inline HoldfastProcess broker_process(const std::string& name, const std::string& cluster, uint16_t port,
+                                      const std::string& ns_addr, const std::string& dir,
+                                      std::vector<std::string> overrides = {}) {
+  std::vector<std::string> args{"broker", "--host", "127.0.0.1", "brokerName=" + name, "brokerClusterName=" + cluster,
+                                "listenPort=" + std::to_string(port), "namesrvAddr=" + ns_addr,
+                                "storePathRootDir=" + dir, "brokerIP1=127.0.0.1", "autoCreateTopicEnable=true"};
+  for (auto& o : overrides) args.push_back(std::move(o));
+  return HoldfastProcess(std::move(args), "Holdfast broker on");
+}
+
 // `holdfast standalone` on 127.0.0.1 with fixed ports and data dir.
 inline HoldfastProcess standalone(const std::string& data, uint16_t ns_port, uint16_t broker_port,
                                   std::vector<std::string> overrides = {}) {
@@ -97,6 +112,41 @@ inline std::vector<ReceivedMessage> pull_all(PullConsumer& consumer, const std::
     }
   }
   return out;
+}
+
+// UPDATE_AND_CREATE_TOPIC (read = write = `queues`, perm 6) on the broker at addr; "" or an error.
+inline std::string create_topic(const std::string& addr, const std::string& topic, int queues) {
+  transport::RemotingClient admin;
+  auto r = remoting::RemotingCommand::make_request(remoting::request_code::kUpdateAndCreateTopic);
+  r.set_ext("topic", topic);
+  r.set_ext("defaultTopic", "TBW102");
+  r.set_ext_int("readQueueNums", queues);
+  r.set_ext_int("writeQueueNums", queues);
+  r.set_ext_int("perm", 6);
+  r.set_ext("topicFilterType", "SINGLE_TAG");
+  r.set_ext_int("topicSysFlag", 0);
+  r.set_ext_bool("order", false);
+  auto resp = admin.invoke_sync(addr, std::move(r), 5000);
+  admin.shutdown();
+  if (!resp.is_ok()) return resp.status().to_string();
+  if (resp->code != remoting::response_code::kSuccess) return resp->remark.value_or("code " + std::to_string(resp->code));
+  return "";
+}
+
+// Waits (up to 20 s) until the name server routes topic to `brokers` broker names; the number seen.
+inline size_t wait_route(const std::string& ns_addr, const std::string& topic, size_t brokers) {
+  client::ClientInstanceOptions o;
+  o.name_servers = {ns_addr};
+  o.instance_name = "route_probe";
+  auto probe = client::ClientInstance::acquire(o);
+  if (!probe.is_ok()) return 0;
+  size_t seen = 0;
+  for (int i = 0; i < 200 && seen < brokers; ++i) {
+    auto route = (*probe)->fetch_route(topic, 3000);
+    seen = route.is_ok() ? route->queue_datas.size() : 0;
+    if (seen < brokers) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return seen;
 }
 
 }  // namespace holdfast::client_test

@@ -13,14 +13,10 @@
 #include <mutex>
 #include <thread>
 
-#include "client/client_instance.h"
 #include "client_test_env.h"
 #include "holdfast/producer.h"
 #include "holdfast/pull_consumer.h"
 #include "holdfast/push_consumer.h"
-#include "remoting/request_code.h"
-#include "remoting/response_code.h"
-#include "transport/remoting_client.h"
 
 namespace holdfast {
 namespace {
@@ -74,39 +70,6 @@ PushConsumerOptions consumer_options(const std::string& ns, const std::string& g
   return o;
 }
 
-void create_topic(const std::string& addr, const std::string& topic, int queues) {
-  transport::RemotingClient admin;
-  auto r = remoting::RemotingCommand::make_request(remoting::request_code::kUpdateAndCreateTopic);
-  r.set_ext("topic", topic);
-  r.set_ext("defaultTopic", "TBW102");
-  r.set_ext_int("readQueueNums", queues);
-  r.set_ext_int("writeQueueNums", queues);
-  r.set_ext_int("perm", 6);
-  r.set_ext("topicFilterType", "SINGLE_TAG");
-  r.set_ext_int("topicSysFlag", 0);
-  r.set_ext_bool("order", false);
-  auto resp = admin.invoke_sync(addr, std::move(r), 5000);
-  admin.shutdown();
-  ASSERT_TRUE(resp.is_ok()) << resp.status().to_string();
-  ASSERT_EQ(resp->code, remoting::response_code::kSuccess) << resp->remark.value_or("");
-}
-
-// Waits until the name server routes topic to `brokers` broker names.
-size_t wait_route(const std::string& ns, const std::string& topic, size_t brokers) {
-  client::ClientInstanceOptions o;
-  o.name_servers = {ns};
-  o.instance_name = "fallback_probe";
-  auto probe = client::ClientInstance::acquire(o);
-  if (!probe.is_ok()) return 0;
-  size_t seen = 0;
-  for (int i = 0; i < 200 && seen < brokers; ++i) {
-    auto route = (*probe)->fetch_route(topic, 3000);
-    seen = route.is_ok() ? route->queue_datas.size() : 0;
-    if (seen < brokers) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return seen;
-}
-
 TEST(PushConsumerFallbackTest, MessagesBrokerDiesSoTheCopyGoesToTheRetryTopicOnAnotherBroker) {
   const std::string dir = ct::make_temp_dir("hf_fallback_two");
   ASSERT_FALSE(dir.empty());
@@ -118,11 +81,7 @@ TEST(PushConsumerFallbackTest, MessagesBrokerDiesSoTheCopyGoesToTheRetryTopicOnA
   const uint16_t port_a = ct::ts::free_port();
   const uint16_t port_b = ct::ts::free_port();
   auto broker = [&](const std::string& name, uint16_t port) {
-    return ct::HoldfastProcess({"broker", "--host", "127.0.0.1", "brokerName=" + name,
-                                "brokerClusterName=FallbackCluster", "listenPort=" + std::to_string(port),
-                                "namesrvAddr=" + ns, "storePathRootDir=" + dir + "/" + name, "brokerIP1=127.0.0.1",
-                                "autoCreateTopicEnable=true", kShortLevels},
-                               "Holdfast broker on");
+    return ct::broker_process(name, "FallbackCluster", port, ns, dir + "/" + name, {kShortLevels});
   };
   auto broker_a = broker("broker-a", port_a);
   auto broker_b = broker("broker-b", port_b);
@@ -133,9 +92,9 @@ TEST(PushConsumerFallbackTest, MessagesBrokerDiesSoTheCopyGoesToTheRetryTopicOnA
   // group's retry topic; the message goes to broker-a.
   const std::string topic = "FallbackTwo_" + std::to_string(::getpid());
   const std::string group = "GFallbackTwo_" + std::to_string(::getpid());
-  create_topic("127.0.0.1:" + std::to_string(port_a), topic, 2);
-  create_topic("127.0.0.1:" + std::to_string(port_b), topic, 2);
-  ASSERT_EQ(wait_route(ns, topic, 2), 2u);
+  ASSERT_EQ(ct::create_topic("127.0.0.1:" + std::to_string(port_a), topic, 2), "");
+  ASSERT_EQ(ct::create_topic("127.0.0.1:" + std::to_string(port_b), topic, 2), "");
+  ASSERT_EQ(ct::wait_route(ns, topic, 2), 2u);
 
   ProducerOptions po;
   po.name_servers = {ns};
@@ -174,7 +133,7 @@ TEST(PushConsumerFallbackTest, MessagesBrokerDiesSoTheCopyGoesToTheRetryTopicOnA
   });
   ASSERT_TRUE(consumer.ok()) << consumer.error().to_string();
   // The consumer's heartbeats create %RETRY%<group> on both brokers; both register it.
-  const size_t retry_brokers = wait_route(ns, "%RETRY%" + group, 2);
+  const size_t retry_brokers = ct::wait_route(ns, "%RETRY%" + group, 2);
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // the consumer's route refresh
   {
     std::lock_guard<std::mutex> lock(kill_mu);

@@ -10,13 +10,9 @@
 #include <map>
 #include <thread>
 
-#include "client/client_instance.h"
 #include "client_test_env.h"
 #include "holdfast/producer.h"
 #include "holdfast/pull_consumer.h"
-#include "remoting/request_code.h"
-#include "remoting/response_code.h"
-#include "transport/remoting_client.h"
 
 namespace holdfast {
 namespace {
@@ -24,11 +20,7 @@ namespace {
 namespace ct = client_test;
 
 ct::HoldfastProcess broker(const std::string& name, uint16_t port, const std::string& ns_addr, const std::string& dir) {
-  return ct::HoldfastProcess({"broker", "--host", "127.0.0.1", "brokerName=" + name,
-                              "brokerClusterName=FailoverCluster", "listenPort=" + std::to_string(port),
-                              "namesrvAddr=" + ns_addr, "storePathRootDir=" + dir, "brokerIP1=127.0.0.1",
-                              "autoCreateTopicEnable=true"},
-                             "Holdfast broker on");
+  return ct::broker_process(name, "FailoverCluster", port, ns_addr, dir);
 }
 
 TEST(TwoBrokerFailoverTest, SendsMoveToTheSurvivingBroker) {
@@ -46,41 +38,11 @@ TEST(TwoBrokerFailoverTest, SendsMoveToTheSurvivingBroker) {
   ASSERT_EQ(broker_a.start(), "");
   ASSERT_EQ(broker_b.start(), "");
 
-  // The topic on both brokers, 4 queues each.
+  // The topic on both brokers, 4 queues each; routed to both.
   const std::string topic = "Failover_" + std::to_string(::getpid());
-  {
-    transport::RemotingClient admin;
-    for (uint16_t port : {port_a, port_b}) {
-      auto r = remoting::RemotingCommand::make_request(remoting::request_code::kUpdateAndCreateTopic);
-      r.set_ext("topic", topic);
-      r.set_ext("defaultTopic", "TBW102");
-      r.set_ext_int("readQueueNums", 4);
-      r.set_ext_int("writeQueueNums", 4);
-      r.set_ext_int("perm", 6);
-      r.set_ext("topicFilterType", "SINGLE_TAG");
-      r.set_ext_int("topicSysFlag", 0);
-      r.set_ext_bool("order", false);
-      auto resp = admin.invoke_sync("127.0.0.1:" + std::to_string(port), std::move(r), 5000);
-      ASSERT_TRUE(resp.is_ok()) << resp.status().to_string();
-      ASSERT_EQ(resp->code, remoting::response_code::kSuccess) << resp->remark.value_or("");
-    }
-    admin.shutdown();
-  }
-  // Wait until the name server routes the topic to both.
-  {
-    client::ClientInstanceOptions o;
-    o.name_servers = {ns_addr};
-    o.instance_name = "failover_probe";
-    auto probe = client::ClientInstance::acquire(o);
-    ASSERT_TRUE(probe.is_ok());
-    size_t brokers = 0;
-    for (int i = 0; i < 100 && brokers < 2; ++i) {
-      auto route = (*probe)->fetch_route(topic, 3000);
-      brokers = route.is_ok() ? route->queue_datas.size() : 0;
-      if (brokers < 2) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    ASSERT_EQ(brokers, 2u);
-  }
+  ASSERT_EQ(ct::create_topic("127.0.0.1:" + std::to_string(port_a), topic, 4), "");
+  ASSERT_EQ(ct::create_topic("127.0.0.1:" + std::to_string(port_b), topic, 4), "");
+  ASSERT_EQ(ct::wait_route(ns_addr, topic, 2), 2u);
 
   ProducerOptions po;
   po.name_servers = {ns_addr};
