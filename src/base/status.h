@@ -83,6 +83,8 @@ class [[nodiscard]] Result {
     HF_CHECK(is_ok(), "value() on error: ", std::get<Status>(v_).to_string());
     return std::move(std::get<T>(v_));
   }
+  // The value, or `fallback` on error (for callers where an error means "unknown, use 0").
+  T value_or(T fallback) const& { return is_ok() ? std::get<T>(v_) : std::move(fallback); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }

@@ -216,16 +216,6 @@ RemotingCommand AdminProcessor::view_message_by_id(const RemotingCommand& reques
   return response;
 }
 
-int64_t AdminProcessor::last_store_timestamp(const std::string& topic, int32_t queue_id, int64_t max_offset) const {
-  if (max_offset <= 0) return 0;
-  GetResult got = options_.store->get_messages(topic, queue_id, max_offset - 1, 1);
-  if (got.status != GetStatus::kFound || got.records.empty()) return 0;
-  RecordView v;
-  const std::string& r = got.records.front();
-  if (decode_record(r.data(), r.size(), false, &v).outcome != DecodeOutcome::kRecord) return 0;
-  return v.store_timestamp;
-}
-
 RemotingCommand AdminProcessor::get_topic_stats(const RemotingCommand& request) {
   auto topic = required(request, "topic");
   if (!topic.is_ok()) return error(request, rc::kSystemError, topic.status());
@@ -237,7 +227,7 @@ RemotingCommand AdminProcessor::get_topic_stats(const RemotingCommand& request) 
     const int64_t max = std::max<int64_t>(0, options_.store->max_offset_in_queue(*topic, q));
     if (q > 0) body += ",";
     body += message_queue_json(*topic, options_.broker_name, q);
-    body += ":{\"lastUpdateTimestamp\":" + std::to_string(last_store_timestamp(*topic, q, max)) +
+    body += ":{\"lastUpdateTimestamp\":" + std::to_string(options_.store->store_time_at(*topic, q, max - 1).value_or(0)) +
             ",\"maxOffset\":" + std::to_string(max) + ",\"minOffset\":" + std::to_string(min) + "}";
   }
   body += "}}";

@@ -65,7 +65,6 @@ class AdminProcessor {
   Command view_message_by_id(const Command& request);
   Command get_topic_stats(const Command& request);
   Command get_runtime_info(const Command& request);
-  int64_t last_store_timestamp(const std::string& topic, int32_t queue_id, int64_t max_offset) const;
 
   AdminProcessorOptions options_;
   Env* env_;

@@ -80,8 +80,6 @@ class ClientProcessor {
   };
   static Result<QueueHeader> queue_header(const remoting::RemotingCommand& request);
   bool group_exists(const std::string& group) const;
-  // Store time of the message at queue_offset, 0 if it cannot be read.
-  int64_t store_time_at(const std::string& topic, int32_t queue_id, int64_t queue_offset) const;
 
   MessageStore* const store_;
   ConsumerOffsetManager* const offsets_;

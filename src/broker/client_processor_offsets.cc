@@ -103,15 +103,6 @@ RemotingCommand ClientProcessor::earliest_store_time(const RemotingCommand& requ
   return response;
 }
 
-int64_t ClientProcessor::store_time_at(const std::string& topic, int32_t queue_id, int64_t queue_offset) const {
-  GetResult got = store_->get_messages(topic, queue_id, queue_offset, 1);
-  if (got.status != GetStatus::kFound || got.records.empty()) return 0;
-  RecordView view;
-  const std::string& record = got.records.front();
-  if (decode_record(record.data(), record.size(), false, &view).outcome != DecodeOutcome::kRecord) return 0;
-  return view.store_timestamp;
-}
-
 RemotingCommand ClientProcessor::consume_stats(const RemotingCommand& request) {
   auto group = required_field(request, "consumerGroup");
   if (!group.is_ok()) return bad_header(request, group.status());
@@ -146,7 +137,7 @@ RemotingCommand ClientProcessor::consume_stats(const RemotingCommand& request) {
       auto it = committed.find(q);
       const int64_t consumer_offset = it == committed.end() || it->second < 0 ? 0 : it->second;
       const int64_t broker_offset = store_->max_offset_in_queue(topic, q);
-      const int64_t last_timestamp = consumer_offset > 0 ? store_time_at(topic, q, consumer_offset - 1) : 0;
+      const int64_t last_timestamp = store_->store_time_at(topic, q, consumer_offset - 1).value_or(0);
       if (!first) body += ",";
       first = false;
       body += message_queue_json(topic, options_.broker_name, q);

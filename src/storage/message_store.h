@@ -105,6 +105,8 @@ class MessageStore {
   int64_t max_offset_in_queue(const std::string& topic, int32_t queue_id) const;
   // Queue offset of the first message stored at or after timestamp_ms (max offset if none).
   Result<int64_t> offset_by_timestamp(const std::string& topic, int32_t queue_id, int64_t timestamp_ms) const;
+  // Store time of the message at queue_offset (NotFound outside [min, max) of the queue).
+  Result<int64_t> store_time_at(const std::string& topic, int32_t queue_id, int64_t queue_offset) const;
   Result<int64_t> earliest_store_time(const std::string& topic, int32_t queue_id) const;
   std::vector<std::pair<std::string, int32_t>> queues() const;
 

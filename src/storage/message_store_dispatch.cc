@@ -438,16 +438,26 @@ Result<int64_t> MessageStore::offset_by_timestamp(const std::string& topic, int3
   return lo;
 }
 
-Result<int64_t> MessageStore::earliest_store_time(const std::string& topic, int32_t queue_id) const {
+Result<int64_t> MessageStore::store_time_at(const std::string& topic, int32_t queue_id, int64_t queue_offset) const {
   ConsumeQueue* cq = find_consume_queue(topic, queue_id);
-  if (cq == nullptr || cq->max_offset() <= cq->min_offset()) return Status::not_found("queue is empty");
+  if (cq == nullptr || queue_offset < cq->min_offset() || queue_offset >= cq->max_offset()) {
+    return Status::not_found("no message at that queue offset");
+  }
   std::vector<ConsumeQueueUnit> u;
-  HF_RETURN_IF_ERROR(cq->read(cq->min_offset(), 1, &u));
-  if (u.empty()) return Status::not_found("queue is empty");
+  HF_RETURN_IF_ERROR(cq->read(queue_offset, 1, &u));
+  if (u.empty()) return Status::not_found("no message at that queue offset");
   HF_ASSIGN_OR_RETURN(std::string rec, read_record(u[0].physical_offset));
   RecordView v;
-  (void)decode_record(rec.data(), rec.size(), false, &v);
+  if (decode_record(rec.data(), rec.size(), false, &v).outcome != DecodeOutcome::kRecord) {
+    return Status::corruption("record at " + std::to_string(u[0].physical_offset) + " does not decode");
+  }
   return v.store_timestamp;
+}
+
+Result<int64_t> MessageStore::earliest_store_time(const std::string& topic, int32_t queue_id) const {
+  ConsumeQueue* cq = find_consume_queue(topic, queue_id);
+  if (cq == nullptr) return Status::not_found("queue is empty");
+  return store_time_at(topic, queue_id, cq->min_offset());
 }
 
 std::vector<std::pair<std::string, int32_t>> MessageStore::queues() const {
