@@ -12,6 +12,7 @@
 #include "base/hash.h"
 #include "base/logging.h"
 #include "broker/admin_processor.h"
+#include "broker/broker_stats.h"
 #include "broker/client_manager.h"
 #include "broker/client_processor.h"
 #include "broker/consumer_offset_manager.h"
@@ -72,6 +73,7 @@ struct BrokerController::Impl {
   std::unique_ptr<broker::AdminProcessor> admin;
   std::unique_ptr<broker::ScheduleMessageService> schedule;
   std::unique_ptr<broker::RebalanceLockManager> locks;
+  std::unique_ptr<broker::BrokerStats> stats;
   std::unique_ptr<transport::RemotingServer> server;
   transport::RemotingClient name_server_client;
 };
@@ -170,6 +172,11 @@ Status BrokerController::start() {
         offsets->commit(group, topic, queue, offset);
       },
       config_.long_polling_enable, config_.short_polling_time_ms);
+  impl_->stats = std::make_unique<broker::BrokerStats>([store] { return store->put_totals(); });
+  broker::BrokerStats* stats = impl_->stats.get();
+  impl_->pull->set_pull_counter([stats](const std::string& group, const std::string& topic, int64_t messages) {
+    stats->on_pull(group, topic, messages);
+  });
   broker::PullMessageProcessor* pull = impl_->pull.get();
   store->set_arrival_listener(
       [pull](const std::string& topic, int32_t queue, int64_t max_offset) { pull->on_arrival(topic, queue, max_offset); });
@@ -198,6 +205,9 @@ Status BrokerController::start() {
     if (!t) return std::nullopt;
     return t->read_queue_nums;
   };
+  cp.consume_tps = [stats](const std::string& group, const std::string& topic) {
+    return stats->consume_tps(group, topic);
+  };
   impl_->client_processor =
       std::make_unique<broker::ClientProcessor>(store, offsets, impl_->clients.get(), std::move(cp));
 
@@ -210,6 +220,7 @@ Status BrokerController::start() {
   ap.cluster_name = config_.broker_cluster_name;
   ap.broker_address = ip + ":" + std::to_string(config_.listen_port);
   ap.on_topic_deleted = [offsets](const std::string& topic) { offsets->remove_topic(topic); };
+  ap.extra_runtime_info = [stats] { return stats->runtime_info(); };
   impl_->admin = std::make_unique<broker::AdminProcessor>(std::move(ap));
 
   transport::RemotingServer& server = *impl_->server;
@@ -243,6 +254,7 @@ Status BrokerController::start() {
             config_.broker_cluster_name, address_, config_.store_path_root_dir,
             config_.flush_disk_type == FlushDiskType::kSyncFlush ? "SYNC_FLUSH" : "ASYNC_FLUSH");
   register_all_name_servers();
+  impl_->stats->start([env = env_] { return env->now_ms(); });
   registrar_ = std::thread([this] { register_loop(); });
   return Status::ok();
 }
@@ -311,6 +323,7 @@ void BrokerController::stop() {
   impl_->name_server_client.shutdown();
   if (impl_->server) impl_->server->stop();
   if (impl_->pull) impl_->pull->stop();
+  if (impl_->stats) impl_->stats->stop();
   if (impl_->clients) impl_->clients->stop();
   if (impl_->offsets) {
     Status st = impl_->offsets->stop();

@@ -36,6 +36,8 @@ struct ClientProcessorOptions {
   // A topic's read queue count for GET_CONSUME_STATS; nullopt (or empty hook): the queues the
   // store and the offset table know.
   std::function<std::optional<int32_t>(const std::string& topic)> read_queue_count;
+  // Messages per second the group pulled from the topic lately (consumeTps). Empty: 0.
+  std::function<double(const std::string& group, const std::string& topic)> consume_tps;
 };
 
 // Handles HEART_BEAT (34), UNREGISTER_CLIENT (35), GET_CONSUMER_LIST_BY_GROUP (38),

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "broker/broker_json.h"
+#include "broker/broker_stats.h"
 #include "broker/client_processor.h"
 #include "remoting/request_code.h"
 #include "remoting/response_code.h"
@@ -117,7 +118,11 @@ RemotingCommand ClientProcessor::consume_stats(const RemotingCommand& request) {
 
   // ConsumeStats in fastjson's layout: fields in alphabetical order, MessageQueue objects as map
   // keys (facts §2.7, §12.4).
-  std::string body = "{\"consumeTps\":0.0,\"offsetTable\":{";
+  double tps = 0;
+  if (options_.consume_tps) {
+    for (const std::string& topic : topics) tps += options_.consume_tps(*group, topic);
+  }
+  std::string body = "{\"consumeTps\":" + java_double(tps) + ",\"offsetTable\":{";
   bool first = true;
   for (const std::string& topic : topics) {
     const std::map<int32_t, int64_t> committed = offsets_->offsets(*group, topic);

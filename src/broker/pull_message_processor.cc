@@ -96,6 +96,7 @@ void PullMessageProcessor::process(const transport::ConnectionPtr& conn, Remotin
   }
   GetResult got = store_->get_messages(topic_name, *queue_id, *offset, std::clamp(*max_nums, 1, 1024),
                                        256 * 1024, filter);
+  if (pull_counter_) pull_counter_(std::string(*group), topic_name, static_cast<int64_t>(got.records.size()));
   const int32_t code = response_code_for(got.status, *offset);
   if (code == rc::kPullNotFound && allow_suspend && (flags & kPullFlagSuspend)) {
     int64_t hold_ms = short_polling_ms_;

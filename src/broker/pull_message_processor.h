@@ -34,6 +34,10 @@ class PullMessageProcessor {
                        int64_t short_polling_ms = 1000);
   ~PullMessageProcessor();
 
+  // Told of every store read a pull makes (messages found, 0 for none); set before serving.
+  using PullCounter = std::function<void(const std::string& group, const std::string& topic, int64_t messages)>;
+  void set_pull_counter(PullCounter counter) { pull_counter_ = std::move(counter); }
+
   void handle(const transport::ConnectionPtr& conn, remoting::RemotingCommand request,
               remoting::SerializeType type);
   // Wakes pulls held on topic/queue (wire to MessageStore::set_arrival_listener).
@@ -56,6 +60,7 @@ class PullMessageProcessor {
 
   MessageStore* store_;
   CommitOffsetFn commit_offset_;
+  PullCounter pull_counter_;
   const bool long_polling_;
   const int64_t short_polling_ms_;
   mutable std::mutex mu_;

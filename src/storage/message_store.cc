@@ -423,6 +423,13 @@ void MessageStore::write_group(std::unique_lock<std::mutex>& lock) {
       w->results = failed_results(w->records.size(), PutStatus::kServiceNotAvailable, remark);
     }
   } else {
+    int64_t messages = 0, bytes = 0;
+    for (Writer* w : group) {
+      messages += static_cast<int64_t>(w->records.size());
+      for (const PutResult& r : w->results) bytes += r.wrote_bytes;
+    }
+    put_messages_.fetch_add(messages, std::memory_order_relaxed);
+    put_bytes_.fetch_add(bytes, std::memory_order_relaxed);
     written_.store(pos, std::memory_order_release);
     written_timestamp_.store(store_ts, std::memory_order_release);
     if (options_.flush_disk_type == FlushDiskType::kSyncFlush) {

@@ -125,6 +125,10 @@ class MessageStore {
   const RecoveryInfo& recovery_info() const { return recovery_; }
   const StoreOptions& options() const { return options_; }
   uint64_t fdatasync_count() const { return fdatasync_count_.load(); }
+  // Messages and bytes appended to the log since open (every put, internal ones included).
+  std::pair<int64_t, int64_t> put_totals() const {
+    return {put_messages_.load(std::memory_order_relaxed), put_bytes_.load(std::memory_order_relaxed)};
+  }
 
   // Called by the dispatcher after new units of topic/queue became readable (long-poll wake-up).
   using ArrivalListener = std::function<void(const std::string& topic, int32_t queue_id, int64_t max_offset)>;
@@ -195,6 +199,7 @@ class MessageStore {
   std::atomic<int64_t> dispatched_{0};
   std::atomic<bool> disk_full_{false};
   std::atomic<uint64_t> fdatasync_count_{0};
+  std::atomic<int64_t> put_messages_{0}, put_bytes_{0};
   std::atomic<int64_t> last_flushed_timestamp_{0};
   std::atomic<int64_t> written_timestamp_{0};
 

@@ -3,6 +3,7 @@
 // routes, send, pull, long polling, consumer offsets, heartbeats, restart, unregister.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -181,6 +182,40 @@ TEST_F(BrokerE2ETest, SendPullAndOffsetQueries) {
   int64_t at = header_int(found, "offset");
   EXPECT_GE(at, 0);
   EXPECT_LE(at, 4);
+}
+
+// Rates an operator reads: the store's put totals and putTps in GET_BROKER_RUNTIME_INFO, and a
+// group's consumeTps in GET_CONSUME_STATS once it has pulled (sampled once a second).
+TEST_F(BrokerE2ETest, RuntimeInfoAndConsumeStatsReportMeasuredRates) {
+  for (int i = 0; i < 7; ++i) ASSERT_EQ(send("Rates", 0, "r" + std::to_string(i)).code, rc::kSuccess);
+  broker_->store()->wait_dispatched(broker_->store()->confirmed_offset());
+  RemotingCommand pulled = call(addr_, ts::pull("rate_group", "Rates", 0, 0, 32, 0, 0));
+  ASSERT_EQ(pulled.code, rc::kSuccess) << pulled.remark.value_or("");
+
+  double consume_tps = 0;
+  for (int i = 0; i < 60 && consume_tps <= 0; ++i) {
+    RemotingCommand stats = RemotingCommand::make_request(req::kGetConsumeStats);
+    stats.set_ext("consumerGroup", "rate_group");
+    stats.set_ext("topic", "Rates");
+    RemotingCommand resp = call(addr_, stats);
+    ASSERT_EQ(resp.code, rc::kSuccess) << resp.remark.value_or("");
+    // The body has object keys (fastjson), so read the one number directly.
+    const auto at = resp.body.find("\"consumeTps\":");
+    ASSERT_NE(at, std::string::npos) << resp.body;
+    consume_tps = std::stod(resp.body.substr(at + 13));
+    if (consume_tps <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_GT(consume_tps, 0.0);  // 7 messages pulled within the last samples
+
+  RemotingCommand info = call(addr_, RemotingCommand::make_request(req::kGetBrokerRuntimeInfo));
+  ASSERT_EQ(info.code, rc::kSuccess);
+  auto table = nlohmann::json::parse(info.body).at("table");
+  EXPECT_GE(std::stoll(table.at("putMessageTimesTotal").get<std::string>()), 7);
+  EXPECT_GT(std::stoll(table.at("putMessageSizeTotal").get<std::string>()), 7 * 100);
+  for (const char* key : {"putTps", "getFoundTps", "getMissTps", "getTotalTps", "getTransferedTps"}) {
+    const std::string v = table.at(key).get<std::string>();
+    EXPECT_EQ(std::count(v.begin(), v.end(), ' '), 2) << key << "='" << v << "'";  // 10 s, 60 s, 600 s
+  }
 }
 
 TEST_F(BrokerE2ETest, LongPollingPullIsWokenBySend) {
