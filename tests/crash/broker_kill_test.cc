@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "broker_test_support.h"
+#include "standalone_fixture.h"
 #include "remoting/response_code.h"
 #include "transport/remoting_client.h"
 
@@ -43,37 +44,9 @@ int env_int(const char* name, int fallback) {
   return v ? std::atoi(v) : fallback;
 }
 
-class BrokerKillTest : public ::testing::Test {
+class BrokerKillTest : public ts::StandaloneFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/hf_broker_kill_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    bin_ = ts::self_dir() + "/holdfast";
-    ASSERT_TRUE(std::filesystem::exists(bin_)) << bin_;
-    ns_port_ = ts::free_port();
-    broker_port_ = ts::free_port();
-    ASSERT_NE(ns_port_, 0);
-    ASSERT_NE(broker_port_, 0);
-    addr_ = "127.0.0.1:" + std::to_string(broker_port_);
-  }
-  void TearDown() override {
-    proc_.kill9();
-    if (HasFailure()) {
-      std::printf("data kept for inspection: %s\n", dir_.c_str());
-      return;
-    }
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  void start_broker() {
-    std::string err = proc_.start({bin_, "standalone", "--data", dir_, "--host", "127.0.0.1", "--namesrv-port",
-                                   std::to_string(ns_port_), "--broker-port", std::to_string(broker_port_)});
-    ASSERT_EQ(err, "");
-    std::string line = proc_.wait_for_line("Holdfast standalone:", 60000, &err);
-    ASSERT_FALSE(line.empty()) << err;
-  }
+  BrokerKillTest() : StandaloneFixture("hf_broker_kill") {}
 
   // Sends from kSlots slots until `stop`; records each SUCCESS.
   void send_until(std::atomic<bool>& stop, int round, std::vector<Ack>* acks, int64_t* failures) {
@@ -158,9 +131,6 @@ class BrokerKillTest : public ::testing::Test {
     }
   }
 
-  std::string dir_, bin_, addr_;
-  uint16_t ns_port_ = 0, broker_port_ = 0;
-  ts::ChildProcess proc_;
 };
 
 TEST_F(BrokerKillTest, EverySuccessSurvivesKillNine) {

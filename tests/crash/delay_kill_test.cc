@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "broker_test_support.h"
+#include "standalone_fixture.h"
 #include "remoting/response_code.h"
 #include "transport/remoting_client.h"
 
@@ -40,37 +41,14 @@ int64_t wall_ms() {
       .count();
 }
 
-class DelayTest : public ::testing::Test {
+class DelayTest : public ts::StandaloneFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/hf_delay_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    bin_ = ts::self_dir() + "/holdfast";
-    ASSERT_TRUE(std::filesystem::exists(bin_)) << bin_;
-    ns_port_ = ts::free_port();
-    broker_port_ = ts::free_port();
-    addr_ = "127.0.0.1:" + std::to_string(broker_port_);
-  }
+  DelayTest() : StandaloneFixture("hf_delay") {}
   void TearDown() override {
     client_.shutdown();
-    proc_.kill9();
-    if (HasFailure()) {
-      std::printf("data kept for inspection: %s\n", dir_.c_str());
-      return;
-    }
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+    StandaloneFixture::TearDown();
   }
-
-  void start_broker() {
-    std::string err = proc_.start({bin_, "standalone", "--data", dir_, "--host", "127.0.0.1", "--namesrv-port",
-                                   std::to_string(ns_port_), "--broker-port", std::to_string(broker_port_),
-                                   "messageDelayLevel=1s 2s 3s"});
-    ASSERT_EQ(err, "");
-    std::string line = proc_.wait_for_line("Holdfast standalone:", 60000, &err);
-    ASSERT_FALSE(line.empty()) << err;
-  }
+  void start_broker() { StandaloneFixture::start_broker({"messageDelayLevel=1s 2s 3s"}); }
 
   // Sends one message with DELAY = level; returns its UNIQ_KEY ("" if the send failed).
   std::string send_delayed(int n, int32_t level) {
@@ -145,9 +123,6 @@ class DelayTest : public ::testing::Test {
     return duplicates;
   }
 
-  std::string dir_, bin_, addr_;
-  uint16_t ns_port_ = 0, broker_port_ = 0;
-  ts::ChildProcess proc_;
   transport::RemotingClient client_;
 };
 

@@ -22,52 +22,15 @@ namespace {
 
 namespace ct = client_test;
 
-class ClientE2ETest : public ::testing::Test {
+class ClientE2ETest : public ct::StandaloneSuite {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new std::string(ct::make_temp_dir("hf_client_e2e"));
-    const uint16_t ns = ct::ts::free_port();
-    const uint16_t broker = ct::ts::free_port();
-    server_ = new ct::HoldfastProcess(ct::standalone(*dir_, ns, broker));
-    const std::string err = server_->start();
-    ASSERT_EQ(err, "");
-    ns_addr_ = new std::string("127.0.0.1:" + std::to_string(ns));
-  }
-  static void TearDownTestSuite() {
-    if (server_) server_->stop();
-    delete server_;
-    std::error_code ec;
-    if (dir_) std::filesystem::remove_all(*dir_, ec);
-  }
-
-  void SetUp() override {
-    ProducerOptions po;
-    po.name_servers = {*ns_addr_};
-    po.group = "e2e_producer";
-    auto p = Producer::start(po);
-    ASSERT_TRUE(p.ok()) << p.error().to_string();
-    producer_ = std::move(p).value();
-    PullConsumerOptions co;
-    co.name_servers = {*ns_addr_};
-    co.group = "e2e_consumer";
-    auto c = PullConsumer::start(co);
-    ASSERT_TRUE(c.ok()) << c.error().to_string();
-    consumer_ = std::move(c).value();
-  }
-  void TearDown() override {
-    if (producer_) producer_->shutdown();
-    if (consumer_) consumer_->shutdown();
-  }
+  static void SetUpTestSuite() { start_server("hf_client_e2e"); }
+  static void TearDownTestSuite() { stop_server(); }
+  void SetUp() override { start_clients("e2e_producer", "e2e_consumer"); }
 
   static std::string topic(const char* name) {
     return std::string(name) + "_" + std::to_string(::getpid());
   }
-
-  static inline std::string* dir_ = nullptr;
-  static inline std::string* ns_addr_ = nullptr;
-  static inline ct::HoldfastProcess* server_ = nullptr;
-  std::unique_ptr<Producer> producer_;
-  std::unique_ptr<PullConsumer> consumer_;
 };
 
 TEST_F(ClientE2ETest, SendAndPullKeysTagsUserProperties) {

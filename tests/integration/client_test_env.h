@@ -15,6 +15,7 @@
 
 #include "broker_test_support.h"
 #include "client/client_instance.h"
+#include "holdfast/producer.h"
 #include "holdfast/pull_consumer.h"
 #include "remoting/request_code.h"
 #include "remoting/response_code.h"
@@ -85,6 +86,52 @@ inline HoldfastProcess standalone(const std::string& data, uint16_t ns_port, uin
   for (auto& o : overrides) args.push_back(std::move(o));
   return HoldfastProcess(std::move(args), "Holdfast standalone:");
 }
+
+// A test suite sharing one `holdfast standalone` (started in SetUpTestSuite, stopped in
+// TearDownTestSuite), with a fresh producer and pull consumer for each test.
+class StandaloneSuite : public ::testing::Test {
+ protected:
+  static void start_server(const char* dir_name, std::vector<std::string> overrides = {}) {
+    dir_ = new std::string(make_temp_dir(dir_name));
+    const uint16_t ns = ts::free_port();
+    const uint16_t broker = ts::free_port();
+    server_ = new HoldfastProcess(standalone(*dir_, ns, broker, std::move(overrides)));
+    const std::string err = server_->start();
+    ASSERT_EQ(err, "");
+    ns_addr_ = new std::string("127.0.0.1:" + std::to_string(ns));
+  }
+  static void stop_server() {
+    if (server_) server_->stop();
+    delete server_;
+    server_ = nullptr;
+    std::error_code ec;
+    if (dir_) std::filesystem::remove_all(*dir_, ec);
+  }
+  void start_clients(const std::string& producer_group, const std::string& consumer_group) {
+    ProducerOptions po;
+    po.name_servers = {*ns_addr_};
+    po.group = producer_group;
+    auto p = Producer::start(po);
+    ASSERT_TRUE(p.ok()) << p.error().to_string();
+    producer_ = std::move(p).value();
+    PullConsumerOptions co;
+    co.name_servers = {*ns_addr_};
+    co.group = consumer_group;
+    auto c = PullConsumer::start(co);
+    ASSERT_TRUE(c.ok()) << c.error().to_string();
+    consumer_ = std::move(c).value();
+  }
+  void TearDown() override {
+    if (producer_) producer_->shutdown();
+    if (consumer_) consumer_->shutdown();
+  }
+
+  static inline std::string* dir_ = nullptr;
+  static inline std::string* ns_addr_ = nullptr;
+  static inline HoldfastProcess* server_ = nullptr;
+  std::unique_ptr<Producer> producer_;
+  std::unique_ptr<PullConsumer> consumer_;
+};
 
 // Every message of every readable queue of topic, from offset 0 to the end.
 inline std::vector<ReceivedMessage> pull_all(PullConsumer& consumer, const std::string& topic,

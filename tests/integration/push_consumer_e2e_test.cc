@@ -67,45 +67,15 @@ size_t owned_of(const PushConsumer& c, const std::string& topic) {
   return n;
 }
 
-class PushConsumerE2ETest : public ::testing::Test {
+class PushConsumerE2ETest : public ct::StandaloneSuite {
  protected:
+  // Short delay levels, so retries come back within the test's patience; a send-back with
+  // delayLevel 0 gets level 3 + reconsumeTimes: 1 s for the first retry, 2 s for the second.
   static void SetUpTestSuite() {
-    dir_ = new std::string(ct::make_temp_dir("hf_push_e2e"));
-    const uint16_t ns = ct::ts::free_port();
-    const uint16_t broker = ct::ts::free_port();
-    // Short delay levels, so retries come back within the test's patience; a send-back with
-    // delayLevel 0 gets level 3 + reconsumeTimes: 1 s for the first retry, 2 s for the second.
-    server_ = new ct::HoldfastProcess(ct::standalone(
-        *dir_, ns, broker, {"messageDelayLevel=1s 1s 1s 2s 3s 3s 3s 3s 3s 3s 3s 3s 3s 3s 3s 3s 3s 3s"}));
-    const std::string err = server_->start();
-    ASSERT_EQ(err, "");
-    ns_addr_ = new std::string("127.0.0.1:" + std::to_string(ns));
+    start_server("hf_push_e2e", {"messageDelayLevel=1s 1s 1s 2s 3s 3s 3s 3s 3s 3s 3s 3s 3s 3s 3s 3s 3s 3s"});
   }
-  static void TearDownTestSuite() {
-    if (server_) server_->stop();
-    delete server_;
-    std::error_code ec;
-    if (dir_) std::filesystem::remove_all(*dir_, ec);
-  }
-
-  void SetUp() override {
-    ProducerOptions po;
-    po.name_servers = {*ns_addr_};
-    po.group = "push_e2e_producer";
-    auto p = Producer::start(po);
-    ASSERT_TRUE(p.ok()) << p.error().to_string();
-    producer_ = std::move(p).value();
-    PullConsumerOptions co;
-    co.name_servers = {*ns_addr_};
-    co.group = "push_e2e_checker";
-    auto c = PullConsumer::start(co);
-    ASSERT_TRUE(c.ok()) << c.error().to_string();
-    checker_ = std::move(c).value();
-  }
-  void TearDown() override {
-    if (producer_) producer_->shutdown();
-    if (checker_) checker_->shutdown();
-  }
+  static void TearDownTestSuite() { stop_server(); }
+  void SetUp() override { start_clients("push_e2e_producer", "push_e2e_checker"); }
 
   static std::string name(const char* base) { return std::string(base) + "_" + std::to_string(::getpid()); }
 
@@ -156,11 +126,6 @@ class PushConsumerE2ETest : public ::testing::Test {
     return {committed, max};
   }
 
-  static inline std::string* dir_ = nullptr;
-  static inline std::string* ns_addr_ = nullptr;
-  static inline ct::HoldfastProcess* server_ = nullptr;
-  std::unique_ptr<Producer> producer_;
-  std::unique_ptr<PullConsumer> checker_;
 };
 
 TEST_F(PushConsumerE2ETest, ConsumesEverythingAndCommitsOffsets) {
@@ -251,8 +216,8 @@ TEST_F(PushConsumerE2ETest, AlwaysFailingMessageGoesToTheDeadLetterQueueAfterMax
   // Delivered 1 + max_reconsume_times times; the last send-back lands in %DLQ%<group>.
   ASSERT_TRUE(wait_for([&] { return tally.count(ids[0]) >= 3; }, 60000)) << tally.count(ids[0]);
   // The dead-letter topic is created by that send-back; wait for its route first.
-  ASSERT_TRUE(wait_for([&] { return checker_->queues_of("%DLQ%" + group).ok(); }, 40000));
-  auto dead = ct::pull_until(*checker_, "%DLQ%" + group, 1, "*", 20000);
+  ASSERT_TRUE(wait_for([&] { return consumer_->queues_of("%DLQ%" + group).ok(); }, 40000));
+  auto dead = ct::pull_until(*consumer_, "%DLQ%" + group, 1, "*", 20000);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   (*c)->shutdown();
   EXPECT_EQ(tally.count(ids[0]), 3);
@@ -311,7 +276,7 @@ TEST_F(PushConsumerE2ETest, TwoClusteringConsumersSplitQueues) {
   ASSERT_TRUE(a.ok()) << a.error().to_string();
   auto b = PushConsumer::start(options(group, topic, "splitB"), listener);
   ASSERT_TRUE(b.ok()) << b.error().to_string();
-  auto topic_queues = checker_->queues_of(topic);
+  auto topic_queues = consumer_->queues_of(topic);
   ASSERT_TRUE(topic_queues.ok());
   const size_t n = topic_queues->size();
   ASSERT_GE(n, 2u);
@@ -383,7 +348,7 @@ TEST_F(PushConsumerE2ETest, NewGroupFromLastOffsetSkipsOldMessages) {
   const std::string topic = name("PushLast"), group = name("GLast");
   send(topic, 10, "old");
   // The queue ends (GET_MAX_OFFSET) trail the send answers until the dispatcher indexed them.
-  ASSERT_EQ(ct::pull_until(*checker_, topic, 10).size(), 10u);
+  ASSERT_EQ(ct::pull_until(*consumer_, topic, 10).size(), 10u);
   Tally tally;
   auto o = options(group, topic, "last1");
   o.consume_from_where = ConsumeFromWhere::kLastOffset;
@@ -392,7 +357,7 @@ TEST_F(PushConsumerE2ETest, NewGroupFromLastOffsetSkipsOldMessages) {
     return ConsumeResult::kSuccess;
   });
   ASSERT_TRUE(c.ok()) << c.error().to_string();
-  auto topic_queues = checker_->queues_of(topic);
+  auto topic_queues = consumer_->queues_of(topic);
   ASSERT_TRUE(topic_queues.ok());
   ASSERT_TRUE(wait_for([&] { return owned_of(**c, topic) == topic_queues->size(); }, 20000));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
