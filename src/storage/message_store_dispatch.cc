@@ -87,9 +87,11 @@ Status MessageStore::dispatch_record(const RecordView& r) {
       const int64_t tags_code = r.topic == kScheduleTopicName ? schedule_due_time(r, options_.delay_level_ms)
                                                               : tags_code_of(r.properties);
       cq->append(r.queue_offset, {r.physical_offset, r.total_size, tags_code});
-      if (std::find(touched_queues_.begin(), touched_queues_.end(), cq) == touched_queues_.end()) {
-        touched_queues_.push_back(cq);
-      }
+    }
+    // Touched even when the unit was skipped: after a failed flush the unit is still pending, and
+    // this pass's flush must write it (a full disk that frees up must not leave it unwritten).
+    if (std::find(touched_queues_.begin(), touched_queues_.end(), cq) == touched_queues_.end()) {
+      touched_queues_.push_back(cq);
     }
   }
   if (options_.message_index_enable && tt != format::kTransactionRollback) {
@@ -262,6 +264,8 @@ Status MessageStore::write_checkpoint_now() {
   // A failed fdatasync fences the store, as in the flusher: the kernel may have dropped the dirty
   // pages and cleared the error, so a retry that "succeeds" (the flusher's next round, the next
   // checkpoint) would promise bytes that are gone. Nothing is acknowledged or checkpointed after.
+  // A failed write (a full disk) only skips this checkpoint. The index fences itself on a failed
+  // fdatasync and then fails every later sync, so no checkpoint is written after that either.
   auto fence_on_failure = [this](Status st) {
     if (!st.is_ok()) {
       fence(st);
@@ -279,9 +283,11 @@ Status MessageStore::write_checkpoint_now() {
     flushed = dispatched;
   }
   for (ConsumeQueue* cq : all) {
-    if (cq->has_unsynced()) HF_RETURN_IF_ERROR(fence_on_failure(cq->sync()));
+    if (!cq->has_unsynced()) continue;
+    HF_RETURN_IF_ERROR(cq->flush_writes());
+    HF_RETURN_IF_ERROR(fence_on_failure(cq->sync()));
   }
-  HF_RETURN_IF_ERROR(fence_on_failure(index_->sync()));
+  HF_RETURN_IF_ERROR(index_->sync());
   StoreCheckpoint c;
   c.physic_msg_timestamp = last_flushed_timestamp_.load();
   c.logics_msg_timestamp = last_dispatched_timestamp_;

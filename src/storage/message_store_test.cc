@@ -361,6 +361,24 @@ TEST_P(CheckpointSyncFailureTest, FencesTheStore) {
 INSTANTIATE_TEST_SUITE_P(LogAndConsumeQueue, CheckpointSyncFailureTest,
                          ::testing::Values("/store/commitlog/", "/store/consumequeue/"));
 
+// A full disk while a checkpoint writes consume-queue units is not a fence (the disk-full
+// contract): the checkpoint is skipped, and the units reach the file once space is back.
+TEST_F(MessageStoreTest, FullDiskDuringACheckpointDoesNotFence) {
+  options_.checkpoint_interval_ms = 1000;  // only when the fake clock moves
+  open();
+  ASSERT_EQ(store_->put(make_message("t", 0, "first")).status, PutStatus::kOk);
+  wait_visible();
+  env_.set_space_limit(env_.bytes_used());  // the log segment is preallocated; a new queue file is not
+  ASSERT_EQ(store_->put(make_message("fresh", 0, "needs a new queue file")).status, PutStatus::kOk);
+  env_.advance_clock(2000);  // a checkpoint attempt while the queue write fails
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(store_->fenced());
+  env_.set_space_limit(0);
+  wait_visible();
+  EXPECT_EQ(store_->max_offset_in_queue("fresh", 0), 1);
+  EXPECT_EQ(store_->put(make_message("t", 0, "after")).status, PutStatus::kOk);
+}
+
 // Recovery re-dispatches records whose consume queue units survived in older queue files (they
 // were synced, the checkpoint naming them was not): the index must still get their keys.
 TEST_F(MessageStoreTest, RecoveryIndexesRecordsWhoseUnitsSurvived) {
