@@ -83,11 +83,26 @@ std::string printable_body(const std::string& body) {
 
 }  // namespace
 
+namespace {
+
+// The 10-second rate of a "<10 s> <60 s> <600 s>" runtime-info value, as "%.2f" ("-" if absent).
+std::string ten_second_rate(const BrokerStatus& b, const char* key) {
+  const std::string v = runtime_value(b, key);
+  if (v == "-") return v;
+  char out[32];
+  std::snprintf(out, sizeof(out), "%.2f", std::strtod(v.c_str(), nullptr));  // "" (too early) → 0.00
+  return out;
+}
+
+}  // namespace
+
 std::string format_cluster_list(const std::vector<BrokerStatus>& rows) {
-  std::vector<std::vector<std::string>> table = {
-      {"#Cluster Name", "#Broker Name", "#BID", "#Addr", "#Version", "#CommitLog Max Offset", "#Disk Ratio", "#Status"}};
+  std::vector<std::vector<std::string>> table = {{"#Cluster Name", "#Broker Name", "#BID", "#Addr", "#Version",
+                                                  "#InTPS", "#OutTPS", "#CommitLog Max Offset", "#Disk Ratio",
+                                                  "#Status"}};
   for (const BrokerStatus& b : rows) {
     table.push_back({b.cluster, b.broker_name, std::to_string(b.broker_id), b.addr, runtime_value(b, "brokerVersionDesc"),
+                     ten_second_rate(b, "putTps"), ten_second_rate(b, "getTransferedTps"),
                      runtime_value(b, "commitLogMaxOffset"), ratio_percent(runtime_value(b, "commitLogDiskRatio")),
                      b.error.empty() ? "OK" : "DOWN: " + b.error});
   }

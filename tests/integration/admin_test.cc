@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/admin_client.h"
+#include "app/admin_format.h"
 #include "broker_test_support.h"
 #include "storage/message.h"
 #include "remoting/request_code.h"
@@ -119,6 +120,11 @@ TEST_F(AdminTest, ClusterListShowsTheStandaloneBroker) {
   EXPECT_EQ((*rows)[0].addr, *broker_addr_);
   EXPECT_EQ((*rows)[0].error, "");
   EXPECT_FALSE((*rows)[0].runtime["brokerVersionDesc"].empty());
+  EXPECT_EQ((*rows)[0].runtime.count("putTps"), 1u);
+  // mqadmin clusterList's in/out rates: the first (10 s) value of putTps / getTransferedTps.
+  const std::string table = format_cluster_list(*rows);
+  EXPECT_NE(table.find("#InTPS"), std::string::npos) << table;
+  EXPECT_NE(table.find("#OutTPS"), std::string::npos) << table;
 }
 
 TEST_F(AdminTest, TopicCreateListStatsDelete) {
