@@ -219,7 +219,10 @@ Status BrokerController::start() {
   ap.broker_name = config_.broker_name;
   ap.cluster_name = config_.broker_cluster_name;
   ap.broker_address = ip + ":" + std::to_string(config_.listen_port);
-  ap.on_topic_deleted = [offsets](const std::string& topic) { offsets->remove_topic(topic); };
+  ap.on_topic_deleted = [offsets, store](const std::string& topic) {
+    offsets->remove_topic(topic);
+    return store->delete_topic(topic);
+  };
   ap.extra_runtime_info = [stats] { return stats->runtime_info(); };
   impl_->admin = std::make_unique<broker::AdminProcessor>(std::move(ap));
 

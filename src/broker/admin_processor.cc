@@ -135,7 +135,13 @@ RemotingCommand AdminProcessor::delete_topic(const RemotingCommand& request) {
   if (!st.is_ok() && st.code() != StatusCode::kNotFound) {
     return request.make_response(rc::kSystemError, "topic " + *topic + " not deleted: " + st.message());
   }
-  if (st.is_ok() && options_.on_topic_deleted) options_.on_topic_deleted(*topic);
+  if (st.is_ok() && options_.on_topic_deleted) {
+    if (Status cleanup = options_.on_topic_deleted(*topic); !cleanup.is_ok()) {
+      return request.make_response(rc::kSystemError, "topic " + *topic +
+                                                         " removed from the config, but its queues were not deleted: " +
+                                                         cleanup.message());
+    }
+  }
   return request.make_response(rc::kSuccess);
 }
 

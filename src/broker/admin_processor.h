@@ -30,8 +30,9 @@ struct AdminProcessorOptions {
   // any query (maxMsgsNumBatch).
   int32_t default_query_max_num = 32;
   int32_t max_query_num = 64;
-  // Called after DELETE_TOPIC_IN_BROKER removed a topic (e.g. to drop its consumer offsets).
-  std::function<void(const std::string& topic)> on_topic_deleted;
+  // Called after DELETE_TOPIC_IN_BROKER removed a topic from the config (drop its consumer offsets
+  // and consume queues); an error is answered as SYSTEM_ERROR with its text.
+  std::function<Status(const std::string& topic)> on_topic_deleted;
   // Entries merged into GET_BROKER_RUNTIME_INFO's table (they override the built-in ones): the
   // counters only the broker sees, e.g. msgPutTotalTodayNow, putTps, getTransferedTps.
   std::function<std::map<std::string, std::string>()> extra_runtime_info;

@@ -51,7 +51,10 @@ class AdminProcessorTest : public ::testing::Test {
     admin.broker_name = "broker-a";
     admin.cluster_name = "DefaultCluster";
     admin.broker_address = "127.0.0.1:10911";
-    admin.on_topic_deleted = [this](const std::string& t) { deleted_.push_back(t); };
+    admin.on_topic_deleted = [this](const std::string& t) {
+      deleted_.push_back(t);
+      return store_->delete_topic(t);
+    };
     admin.extra_runtime_info = [] { return std::map<std::string, std::string>{{"msgPutTotalTodayNow", "42"}}; };
     admin_ = std::make_unique<AdminProcessor>(admin);
     admin_->register_to(server_);
@@ -183,13 +186,16 @@ TEST_F(AdminProcessorTest, CreateTopicRejectsBadHeadersWithReadableRemark) {
   EXPECT_EQ(topic_changes_, 0);
 }
 
-TEST_F(AdminProcessorTest, DeleteTopicRemovesConfig) {
+TEST_F(AdminProcessorTest, DeleteTopicRemovesConfigAndQueues) {
   ASSERT_EQ(call(create_topic("Orders", 2, 2, 6)).code, rc::kSuccess);
+  put("Orders", 1, "stored before the delete", "");
   RemotingCommand del = RemotingCommand::make_request(req::kDeleteTopicInBroker);
   del.set_ext("topic", "Orders");
   RemotingCommand resp = call(del);
   ASSERT_EQ(resp.code, rc::kSuccess) << resp.remark.value_or("");
   EXPECT_FALSE(all_topics()["topicConfigTable"].contains("Orders"));
+  EXPECT_EQ(store_->get_messages("Orders", 1, 0, 10).status, GetStatus::kNoMatchedLogicQueue);
+  EXPECT_EQ(store_->max_offset_in_queue("Orders", 1), 0);
   EXPECT_EQ(deleted_, std::vector<std::string>{"Orders"});
   EXPECT_EQ(topic_changes_, 2);
   // Unknown topics delete successfully (and change nothing); system topics are refused.

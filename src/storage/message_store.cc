@@ -297,12 +297,29 @@ void MessageStore::write_group(std::unique_lock<std::mutex>& lock) {
     group_bytes += bytes;
   }
   for (size_t i = 0; i < group.size(); ++i) writers_.pop_front();
+  // Puts to a topic being deleted fail; they are finished with the group.
+  std::vector<Writer*> refused;
+  if (!deleting_topics_.empty()) {
+    auto deleting = [&](Writer* w) { return deleting_topics_.count(w->topic) > 0; };
+    for (Writer* w : group) {
+      if (!deleting(w)) continue;
+      w->results = failed_results(w->records.size(), PutStatus::kServiceNotAvailable,
+                                  "topic " + w->topic + " is being deleted; message not stored");
+      refused.push_back(w);
+    }
+    group.erase(std::remove_if(group.begin(), group.end(), deleting), group.end());
+  }
   // Completions run without mu_ so that callbacks never block the queue.
   auto finish = [&] {
     lock.unlock();
     for (Writer* w : group) finish_writer(w);
+    for (Writer* w : refused) finish_writer(w);
     lock.lock();
   };
+  if (group.empty()) {
+    finish();
+    return;
+  }
 
   Status reject;
   if (shutting_down_) {

@@ -10,6 +10,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -110,6 +112,14 @@ class MessageStore {
   Result<int64_t> earliest_store_time(const std::string& topic, int32_t queue_id) const;
   std::vector<std::pair<std::string, int32_t>> queues() const;
 
+  // Deletes the consume queues of `topic` (memory and files); its records stay in the log until
+  // retention removes them. While this runs, puts to the topic fail (kServiceNotAvailable). On OK:
+  // every record of the topic stored before the call is dispatched, a checkpoint past them is
+  // durable (so recovery never re-dispatches them), the queue files are gone, and the topic's next
+  // put gets queue offset 0. On an error nothing was deleted, except when removing the files
+  // failed: then puts to the topic keep failing until a restart (which reopens what is left).
+  Status delete_topic(const std::string& topic);
+
   // Watermarks: appended >= written >= flushed; confirmed is what readers may see.
   int64_t written_offset() const { return written_.load(std::memory_order_acquire); }
   int64_t flushed_offset() const { return flushed_.load(std::memory_order_acquire); }
@@ -167,7 +177,10 @@ class MessageStore {
   Status flush_dispatch_writes();
   Status write_checkpoint_now();
   Result<ConsumeQueue*> consume_queue_for(const std::string& topic, int32_t queue_id, bool create);
-  ConsumeQueue* find_consume_queue(const std::string& topic, int32_t queue_id) const;
+  // Shared so a reader keeps a queue alive while delete_topic drops it.
+  std::shared_ptr<ConsumeQueue> find_consume_queue(const std::string& topic, int32_t queue_id) const;
+  // Dispatcher thread: checkpoint, then drop the topic's queues and remove their files.
+  Status apply_delete_topic(const std::string& topic);
   Status open_existing_consume_queues();
   void publish_confirmed(int64_t offset);
   Status check_disk_space();
@@ -190,6 +203,7 @@ class MessageStore {
   int64_t appended_ = 0;
   int64_t last_store_timestamp_ = 0;
   std::unordered_map<std::string, int64_t> queue_offsets_;  // "topic\x01queue" -> next offset
+  std::set<std::string> deleting_topics_;  // puts to these fail (delete_topic)
   std::string group_buffer_;
   bool shutting_down_ = false;
 
@@ -217,8 +231,13 @@ class MessageStore {
   mutable std::mutex dispatch_mu_;
   mutable std::condition_variable dispatch_cv_;
   mutable std::shared_mutex queues_mu_;
-  std::unordered_map<std::string, std::unique_ptr<ConsumeQueue>> queues_;
+  std::unordered_map<std::string, std::shared_ptr<ConsumeQueue>> queues_;
   std::vector<ConsumeQueue*> touched_queues_;  // dispatcher thread only
+  // delete_topic -> dispatcher hand-off (guarded by dispatch_mu_); one delete at a time.
+  std::mutex delete_mu_;
+  std::optional<std::string> delete_request_;
+  std::optional<Status> delete_result_;
+  bool delete_dropped_ = false;  // the request got as far as dropping queues
   ArrivalListener arrival_listener_;
   int64_t last_dispatched_timestamp_ = 0;
   int64_t last_checkpoint_us_ = 0;

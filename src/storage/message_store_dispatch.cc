@@ -1,6 +1,9 @@
 // MessageStore dispatch (commit log -> consume queues and index), checkpoints, and reads.
 #include <algorithm>
+#include <chrono>
+#include <iterator>
 #include <limits>
+#include <optional>
 
 #include "base/logging.h"
 #include "storage/checkpoint.h"
@@ -51,15 +54,15 @@ void MessageStore::set_arrival_listener(ArrivalListener listener) {
   arrival_listener_ = std::move(listener);
 }
 
-ConsumeQueue* MessageStore::find_consume_queue(const std::string& topic, int32_t queue_id) const {
+std::shared_ptr<ConsumeQueue> MessageStore::find_consume_queue(const std::string& topic, int32_t queue_id) const {
   std::shared_lock<std::shared_mutex> lock(queues_mu_);
   auto it = queues_.find(queue_key(topic, queue_id));
-  return it == queues_.end() ? nullptr : it->second.get();
+  return it == queues_.end() ? nullptr : it->second;
 }
 
 Result<ConsumeQueue*> MessageStore::consume_queue_for(const std::string& topic, int32_t queue_id,
                                                       bool create) {
-  if (ConsumeQueue* cq = find_consume_queue(topic, queue_id)) return cq;
+  if (auto cq = find_consume_queue(topic, queue_id)) return cq.get();  // owned by queues_
   if (!create) return Status::not_found("no consume queue " + topic + "/" + std::to_string(queue_id));
   const std::string dir = join_path(join_path(join_path(options_.root_dir, "consumequeue"), topic),
                                     std::to_string(queue_id));
@@ -67,7 +70,7 @@ Result<ConsumeQueue*> MessageStore::consume_queue_for(const std::string& topic, 
                                                   options_.consume_queue_units_per_file));
   std::unique_lock<std::shared_mutex> lock(queues_mu_);
   auto& slot = queues_[queue_key(topic, queue_id)];
-  if (!slot) slot = std::move(cq);
+  if (!slot) slot = std::shared_ptr<ConsumeQueue>(std::move(cq));
   return slot.get();
 }
 
@@ -205,12 +208,28 @@ Status MessageStore::dispatch_range(int64_t from, int64_t to, int64_t* reached, 
 
 void MessageStore::dispatcher_loop() {
   for (;;) {
+    std::optional<std::string> deletion;
     {
       std::unique_lock<std::mutex> lock(dispatch_mu_);
       dispatch_cv_.wait_for(lock, std::chrono::milliseconds(100), [&] {
-        return stop_dispatch_ || confirmed_.load() > dispatched_.load();
+        return stop_dispatch_ || confirmed_.load() > dispatched_.load() ||
+               (delete_request_ && !delete_result_);
       });
-      if (stop_dispatch_ && confirmed_.load() == dispatched_.load()) break;
+      if (stop_dispatch_ && confirmed_.load() == dispatched_.load()) {
+        if (delete_request_ && !delete_result_) {
+          delete_result_ = Status::aborted("store is shutting down");
+          dispatch_cv_.notify_all();
+        }
+        break;
+      }
+      if (delete_request_ && !delete_result_) deletion = *delete_request_;
+    }
+    if (deletion) {
+      Status st = apply_delete_topic(*deletion);
+      std::lock_guard<std::mutex> lock(dispatch_mu_);
+      delete_result_ = st;
+      dispatch_cv_.notify_all();
+      continue;
     }
     int64_t from = dispatched_.load(), to = confirmed_.load();
     if (to > from && to - from < kDispatchBatchBytes) {
@@ -330,7 +349,7 @@ GetResult MessageStore::get_messages(const std::string& topic, int32_t queue_id,
                                      int max_count, int64_t max_bytes,
                                      const std::function<bool(int64_t)>& filter) const {
   GetResult out;
-  ConsumeQueue* cq = find_consume_queue(topic, queue_id);
+  std::shared_ptr<ConsumeQueue> cq = find_consume_queue(topic, queue_id);
   if (cq == nullptr) {
     out.status = GetStatus::kNoMatchedLogicQueue;
     out.next_begin_offset = 0;
@@ -413,18 +432,18 @@ Result<std::vector<std::string>> MessageStore::query_by_key(const std::string& t
 }
 
 int64_t MessageStore::min_offset_in_queue(const std::string& topic, int32_t queue_id) const {
-  ConsumeQueue* cq = find_consume_queue(topic, queue_id);
+  std::shared_ptr<ConsumeQueue> cq = find_consume_queue(topic, queue_id);
   return cq ? cq->min_offset() : 0;
 }
 
 int64_t MessageStore::max_offset_in_queue(const std::string& topic, int32_t queue_id) const {
-  ConsumeQueue* cq = find_consume_queue(topic, queue_id);
+  std::shared_ptr<ConsumeQueue> cq = find_consume_queue(topic, queue_id);
   return cq ? cq->max_offset() : 0;
 }
 
 Result<int64_t> MessageStore::offset_by_timestamp(const std::string& topic, int32_t queue_id,
                                                   int64_t timestamp_ms) const {
-  ConsumeQueue* cq = find_consume_queue(topic, queue_id);
+  std::shared_ptr<ConsumeQueue> cq = find_consume_queue(topic, queue_id);
   if (cq == nullptr) return int64_t{0};
   int64_t lo = cq->min_offset(), hi = cq->max_offset();
   while (lo < hi) {
@@ -445,7 +464,7 @@ Result<int64_t> MessageStore::offset_by_timestamp(const std::string& topic, int3
 }
 
 Result<int64_t> MessageStore::store_time_at(const std::string& topic, int32_t queue_id, int64_t queue_offset) const {
-  ConsumeQueue* cq = find_consume_queue(topic, queue_id);
+  std::shared_ptr<ConsumeQueue> cq = find_consume_queue(topic, queue_id);
   if (cq == nullptr || queue_offset < cq->min_offset() || queue_offset >= cq->max_offset()) {
     return Status::not_found("no message at that queue offset");
   }
@@ -461,7 +480,7 @@ Result<int64_t> MessageStore::store_time_at(const std::string& topic, int32_t qu
 }
 
 Result<int64_t> MessageStore::earliest_store_time(const std::string& topic, int32_t queue_id) const {
-  ConsumeQueue* cq = find_consume_queue(topic, queue_id);
+  std::shared_ptr<ConsumeQueue> cq = find_consume_queue(topic, queue_id);
   if (cq == nullptr) return Status::not_found("queue is empty");
   return store_time_at(topic, queue_id, cq->min_offset());
 }
@@ -477,6 +496,88 @@ std::vector<std::pair<std::string, int32_t>> MessageStore::queues() const {
 int64_t MessageStore::min_physical_offset() const {
   int64_t m = log_->min_segment_start();
   return m < 0 ? 0 : m;
+}
+
+Status MessageStore::delete_topic(const std::string& topic) {
+  std::lock_guard<std::mutex> one_at_a_time(delete_mu_);
+  int64_t cut;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shutting_down_) return Status::aborted("store is shutting down");
+    deleting_topics_.insert(topic);  // from here on no record of the topic is added
+    cut = appended_;
+  }
+  auto unmark = [&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    deleting_topics_.erase(topic);
+  };
+  Status st;
+  {
+    std::unique_lock<std::mutex> lock(dispatch_mu_);
+    // Every record of the topic goes to its queues before they are dropped.
+    const bool caught_up = dispatch_cv_.wait_for(lock, std::chrono::seconds(10), [&] {
+      return stop_dispatch_ || dispatched_.load() >= cut;
+    });
+    if (stop_dispatch_ || !caught_up) {
+      lock.unlock();
+      unmark();
+      return stop_dispatch_ ? Status::aborted("store is shutting down")
+                            : Status::timeout("records of topic " + topic + " not dispatched within 10 s" +
+                                              (fenced() ? " (store fenced)" : ""));
+    }
+    delete_request_ = topic;
+    delete_result_.reset();
+    delete_dropped_ = false;
+    dispatch_cv_.notify_all();
+    dispatch_cv_.wait(lock, [&] { return delete_result_.has_value(); });
+    st = *delete_result_;
+    delete_request_.reset();
+    delete_result_.reset();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!st.is_ok() && delete_dropped_) return st;  // files partly left: puts stay refused (see header)
+  if (st.is_ok()) {
+    const std::string prefix = queue_key(topic, 0).substr(0, topic.size() + 1);
+    for (auto it = queue_offsets_.begin(); it != queue_offsets_.end();) {
+      it = it->first.compare(0, prefix.size(), prefix) == 0 ? queue_offsets_.erase(it) : std::next(it);
+    }
+  }
+  deleting_topics_.erase(topic);
+  return st;
+}
+
+Status MessageStore::apply_delete_topic(const std::string& topic) {
+  // A durable checkpoint past the topic's records first: recovery must never re-dispatch them
+  // into queues that no longer exist (and whose offsets a re-created topic starts again at 0).
+  HF_RETURN_IF_ERROR(write_checkpoint_now());
+  std::vector<std::shared_ptr<ConsumeQueue>> dropped;
+  {
+    std::unique_lock<std::shared_mutex> lock(queues_mu_);
+    for (auto it = queues_.begin(); it != queues_.end();) {
+      if (it->second->topic() == topic) {
+        dropped.push_back(std::move(it->second));
+        it = queues_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  touched_queues_.clear();
+  delete_dropped_ = true;
+  const std::string base = join_path(options_.root_dir, "consumequeue");
+  const std::string topic_dir = join_path(base, topic);
+  if (!env_->file_exists(topic_dir)) return Status::ok();
+  HF_ASSIGN_OR_RETURN(auto queue_dirs, env_->list_dir(topic_dir));
+  for (const auto& q : queue_dirs) {
+    const std::string dir = join_path(topic_dir, q);
+    HF_ASSIGN_OR_RETURN(auto files, env_->list_dir(dir));
+    for (const auto& f : files) HF_RETURN_IF_ERROR(env_->remove_file(join_path(dir, f)));
+    HF_RETURN_IF_ERROR(env_->remove_dir(dir));
+  }
+  HF_RETURN_IF_ERROR(env_->remove_dir(topic_dir));
+  HF_RETURN_IF_ERROR(env_->sync_dir(base));
+  logger("storage")->info("deleted the consume queues of topic {} ({} queues)", topic, dropped.size());
+  return Status::ok();
 }
 
 }  // namespace holdfast
