@@ -37,9 +37,9 @@ class MessageStoreTest : public ::testing::Test {
     env_.set_frozen(false);
   }
   void wait_visible() { store_->wait_dispatched(store_->confirmed_offset()); }
-  // Up to 1 s for a background thread (dispatcher, flusher) to fence the store.
+  // Up to 5 s (a loaded sanitizer run) for a background thread to fence the store.
   void wait_fenced() {
-    for (int i = 0; i < 100 && !store_->fenced(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < 500 && !store_->fenced(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 
   FaultEnv env_{42};
