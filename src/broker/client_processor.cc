@@ -2,6 +2,9 @@
 // statistics are in client_processor_offsets.cc, send-back in client_processor_send_back.cc.
 #include "broker/client_processor.h"
 
+#include <optional>
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "base/logging.h"
@@ -22,7 +25,7 @@ void ClientProcessor::register_to(transport::RemotingServer& server) {
   for (int32_t code : {req::kHeartBeat, req::kUnregisterClient, req::kGetConsumerListByGroup,
                        req::kQueryConsumerOffset, req::kUpdateConsumerOffset, req::kSearchOffsetByTimestamp,
                        req::kGetMaxOffset, req::kGetMinOffset, req::kGetEarliestMsgStoretime, req::kGetConsumeStats,
-                       req::kConsumerSendMsgBack}) {
+                       req::kConsumerSendMsgBack, req::kGetConsumerConnectionList, req::kQueryTopicConsumeByWho}) {
     server.register_handler(code, [this](const transport::ConnectionPtr& conn, RemotingCommand request,
                                          remoting::SerializeType type) { handle(conn, std::move(request), type); });
   }
@@ -55,6 +58,10 @@ void ClientProcessor::handle(const transport::ConnectionPtr& conn, RemotingComma
       return reply(consume_stats(request));
     case req::kConsumerSendMsgBack:
       return send_back(request, std::move(reply));
+    case req::kGetConsumerConnectionList:
+      return reply(consumer_connections(request));
+    case req::kQueryTopicConsumeByWho:
+      return reply(topic_consumed_by(request));
     default:
       return reply(request.make_response(rc::kRequestCodeNotSupported,
                                          " request type " + std::to_string(request.code) + " not supported"));
@@ -119,6 +126,47 @@ RemotingCommand ClientProcessor::consumer_list(const RemotingCommand& request) {
   if (ids.empty()) return request.make_response(rc::kSystemError, "no consumer for this group, " + *group);
   RemotingCommand response = request.make_response(rc::kSuccess);
   response.body = nlohmann::json{{"consumerIdList", ids}}.dump();
+  return response;
+}
+
+RemotingCommand ClientProcessor::consumer_connections(const RemotingCommand& request) {
+  auto group = required_field(request, "consumerGroup");
+  if (!group.is_ok()) return request.make_response(rc::kSystemError, group.status().message());
+  std::optional<ConsumerGroupInfo> info = clients_->consumer_group(*group);
+  if (!info || info->channels.empty()) {
+    return request.make_response(rc::kConsumerNotOnline, "the consumer group[" + *group + "] not online");
+  }
+  nlohmann::json connections = nlohmann::json::array();
+  for (const ClientChannel& c : info->channels) {
+    connections.push_back({{"clientAddr", c.conn ? c.conn->remote_address() : std::string()},
+                           {"clientId", c.client_id},
+                           {"language", remoting::language_name(c.language)},
+                           {"version", c.version}});
+  }
+  nlohmann::json subscriptions = nlohmann::json::object();
+  for (const SubscriptionData& s : info->subscriptions) {
+    subscriptions[s.topic] = {{"classFilterMode", s.class_filter_mode}, {"codeSet", s.code_set},
+                              {"expressionType", s.expression_type},  {"subString", s.sub_string},
+                              {"subVersion", s.sub_version},          {"tagsSet", s.tags_set},
+                              {"topic", s.topic}};
+  }
+  RemotingCommand response = request.make_response(rc::kSuccess);
+  response.body = nlohmann::json{{"connectionSet", connections},
+                                 {"consumeFromWhere", info->consume_from_where},
+                                 {"consumeType", info->consume_type},
+                                 {"messageModel", info->message_model},
+                                 {"subscriptionTable", subscriptions}}
+                      .dump();
+  return response;
+}
+
+RemotingCommand ClientProcessor::topic_consumed_by(const RemotingCommand& request) {
+  auto topic = required_field(request, "topic");
+  if (!topic.is_ok()) return request.make_response(rc::kSystemError, topic.status().message());
+  std::set<std::string> groups = clients_->groups_subscribing(*topic);
+  for (const std::string& g : offsets_->groups_of_topic(*topic)) groups.insert(g);
+  RemotingCommand response = request.make_response(rc::kSuccess);
+  response.body = nlohmann::json{{"groupList", groups}}.dump();
   return response;
 }
 

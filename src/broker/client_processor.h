@@ -43,7 +43,8 @@ struct ClientProcessorOptions {
 // Handles HEART_BEAT (34), UNREGISTER_CLIENT (35), GET_CONSUMER_LIST_BY_GROUP (38),
 // QUERY_CONSUMER_OFFSET (14), UPDATE_CONSUMER_OFFSET (15), SEARCH_OFFSET_BY_TIMESTAMP (29),
 // GET_MAX_OFFSET (30), GET_MIN_OFFSET (31), GET_EARLIEST_MSG_STORETIME (32),
-// GET_CONSUME_STATS (208) and CONSUMER_SEND_MSG_BACK (36).
+// GET_CONSUME_STATS (208), CONSUMER_SEND_MSG_BACK (36), GET_CONSUMER_CONNECTION_LIST (203) and
+// QUERY_TOPIC_CONSUME_BY_WHO (300).
 //
 // Handlers run on network threads and never block: a send-back answers from the store's put
 // callback. A send-back is acknowledged with SUCCESS only once its copy is stored under the
@@ -64,6 +65,10 @@ class ClientProcessor {
   remoting::RemotingCommand unregister_client(const transport::ConnectionPtr& conn,
                                               const remoting::RemotingCommand& request);
   remoting::RemotingCommand consumer_list(const remoting::RemotingCommand& request);
+  // GET_CONSUMER_CONNECTION_LIST: ConsumerConnection JSON, or CONSUMER_NOT_ONLINE.
+  remoting::RemotingCommand consumer_connections(const remoting::RemotingCommand& request);
+  // QUERY_TOPIC_CONSUME_BY_WHO: {"groupList":[...]}, the groups subscribed now or holding offsets.
+  remoting::RemotingCommand topic_consumed_by(const remoting::RemotingCommand& request);
   remoting::RemotingCommand query_consumer_offset(const remoting::RemotingCommand& request);
   remoting::RemotingCommand update_consumer_offset(const remoting::RemotingCommand& request);
   remoting::RemotingCommand queue_offset(const remoting::RemotingCommand& request);

@@ -11,6 +11,8 @@
 #include <set>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "broker/broker_json.h"
 #include "env/fault_env.h"
 #include "remoting/request_code.h"
@@ -185,6 +187,40 @@ TEST_F(ClientProcessorTest, JavaHeartbeatRegistersGroupsAndCreatesRetryTopic) {
   ASSERT_EQ(clients_->producers("pg").size(), 1u);
   EXPECT_EQ(clients_->producers("pg")[0].client_id, "10.0.0.1@12345");
   EXPECT_EQ(clients_->groups_subscribing("TopicA"), std::set<std::string>{"cg"});
+}
+
+// mqadmin consumerConnection / topic-consumer views: the group's connections and subscriptions,
+// CONSUMER_NOT_ONLINE for a group without connections, and who consumes a topic.
+TEST_F(ClientProcessorTest, ConsumerConnectionListAndTopicConsumedBy) {
+  ASSERT_EQ(heartbeat(kJavaHeartbeat).code, rc::kSuccess);
+  RemotingCommand req_conn = RemotingCommand::make_request(req::kGetConsumerConnectionList);
+  req_conn.set_ext("consumerGroup", "cg");
+  RemotingCommand conn = call(std::move(req_conn));
+  ASSERT_EQ(conn.code, rc::kSuccess) << conn.remark.value_or("");
+  auto body = nlohmann::json::parse(conn.body);
+  ASSERT_EQ(body["connectionSet"].size(), 1u);
+  EXPECT_EQ(body["connectionSet"][0]["clientId"], "10.0.0.1@12345");
+  EXPECT_EQ(body["connectionSet"][0]["language"], "JAVA");
+  EXPECT_NE(body["connectionSet"][0]["clientAddr"].get<std::string>().find("127.0.0.1:"), std::string::npos);
+  EXPECT_EQ(body["consumeType"], "CONSUME_PASSIVELY");
+  EXPECT_EQ(body["messageModel"], "CLUSTERING");
+  EXPECT_EQ(body["consumeFromWhere"], "CONSUME_FROM_LAST_OFFSET");
+  EXPECT_EQ(body["subscriptionTable"]["TopicA"]["subString"], "*");
+  EXPECT_EQ(body["subscriptionTable"]["TopicA"]["subVersion"], 1700000000123LL);
+  EXPECT_TRUE(body["subscriptionTable"].contains("%RETRY%cg"));
+
+  RemotingCommand offline = RemotingCommand::make_request(req::kGetConsumerConnectionList);
+  offline.set_ext("consumerGroup", "nobody");
+  RemotingCommand none = call(std::move(offline));
+  EXPECT_EQ(none.code, rc::kConsumerNotOnline);
+  EXPECT_NE(none.remark.value_or("").find("nobody"), std::string::npos);
+
+  offsets_->commit("offline_group", "TopicA", 0, 3);  // consumed before, not connected now
+  RemotingCommand who = RemotingCommand::make_request(req::kQueryTopicConsumeByWho);
+  who.set_ext("topic", "TopicA");
+  RemotingCommand groups = call(std::move(who));
+  ASSERT_EQ(groups.code, rc::kSuccess) << groups.remark.value_or("");
+  EXPECT_EQ(groups.body, R"({"groupList":["cg","offline_group"]})");
 }
 
 TEST_F(ClientProcessorTest, AliOnsHeartbeatRegistersConsumer) {
