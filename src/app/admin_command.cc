@@ -13,13 +13,6 @@ namespace {
 
 using Options = std::shared_ptr<AdminCliOptions>;
 
-AdminClient make_client(const Options& options) {
-  AdminOptions admin_options;
-  admin_options.name_servers = split_name_servers(options->namesrv);
-  admin_options.timeout_ms = options->timeout_ms;
-  return AdminClient(std::move(admin_options));
-}
-
 void print(const std::string& text) {
   std::fputs(text.c_str(), stdout);
   std::fflush(stdout);
@@ -51,7 +44,7 @@ void add_topic_commands(CLI::App* admin, const Options& options) {
   auto spec = std::make_shared<TopicSpec>();
   CLI::App* create = leaf(topic, "create", "Create or update a topic on brokers (mqadmin updateTopic)", options,
                           [options, spec]() {
-                            AdminClient client = make_client(options);
+                            AdminClient client = make_client(*options);
                             auto done = client.create_topic(*spec);
                             if (!done.is_ok()) return report_error("topic create", done.status().message());
                             for (const std::string& addr : *done) {
@@ -71,7 +64,7 @@ void add_topic_commands(CLI::App* admin, const Options& options) {
   create->add_option("-b,--broker", spec->broker_addr, "Create on this broker address only (ip:port)");
 
   leaf(topic, "list", "List the topics the name server knows (mqadmin topicList)", options, [options]() {
-    AdminClient client = make_client(options);
+    AdminClient client = make_client(*options);
     auto topics = client.topic_list();
     if (!topics.is_ok()) return report_error("topic list", topics.status().message());
     std::string out;
@@ -84,7 +77,7 @@ void add_topic_commands(CLI::App* admin, const Options& options) {
   auto del_cluster = std::make_shared<std::string>();
   CLI::App* del = leaf(topic, "delete", "Delete a topic from brokers and name servers (mqadmin deleteTopic)", options,
                        [options, del_topic, del_cluster]() {
-                         AdminClient client = make_client(options);
+                         AdminClient client = make_client(*options);
                          auto done = client.delete_topic(*del_topic, *del_cluster);
                          if (!done.is_ok()) return report_error("topic delete", done.status().message());
                          for (const std::string& addr : *done) {
@@ -99,7 +92,7 @@ void add_topic_commands(CLI::App* admin, const Options& options) {
   auto stats_topic = std::make_shared<std::string>();
   CLI::App* stats = leaf(topic, "stats", "Min/max offset and last update per queue (mqadmin topicStatus)", options,
                          [options, stats_topic]() {
-                           AdminClient client = make_client(options);
+                           AdminClient client = make_client(*options);
                            auto queues = client.topic_stats(*stats_topic);
                            if (!queues.is_ok()) return report_error("topic stats", queues.status().message());
                            print(format_topic_stats(*queues));
@@ -115,7 +108,7 @@ void add_group_commands(CLI::App* admin, const Options& options) {
 
   leaf(group, "list", "List subscription groups and their online clients (mqadmin consumerProgress, no group)",
        options, [options]() {
-         AdminClient client = make_client(options);
+         AdminClient client = make_client(*options);
          auto groups = client.group_list();
          if (!groups.is_ok()) return report_error("group list", groups.status().message());
          print(format_group_list(*groups));
@@ -127,7 +120,7 @@ void add_group_commands(CLI::App* admin, const Options& options) {
   CLI::App* stats = leaf(group, "stats",
                          "Broker offset, consumer offset and lag per queue (mqadmin consumerProgress -g)", options,
                          [options, name, topic]() {
-                           AdminClient client = make_client(options);
+                           AdminClient client = make_client(*options);
                            auto stats = client.group_stats(*name, *topic);
                            if (!stats.is_ok()) return report_error("group stats", stats.status().message());
                            print(format_group_stats(*stats));
@@ -147,7 +140,7 @@ void add_message_commands(CLI::App* admin, const Options& options) {
   CLI::App* get = leaf(message, "get",
                        "Show one message by offset message id, or by UNIQ_KEY with --topic (mqadmin queryMsgById)",
                        options, [options, id, id_topic]() {
-                         AdminClient client = make_client(options);
+                         AdminClient client = make_client(*options);
                          auto found = client.message_by_id(*id, *id_topic);
                          if (!found.is_ok()) return report_error("message get", found.status().message());
                          for (size_t i = 0; i < found->size(); ++i) {
@@ -164,7 +157,7 @@ void add_message_commands(CLI::App* admin, const Options& options) {
   auto max_num = std::make_shared<int32_t>(32);
   CLI::App* query = leaf(message, "query", "Find messages by KEYS (mqadmin queryMsgByKey)", options,
                          [options, key_topic, key, max_num]() {
-                           AdminClient client = make_client(options);
+                           AdminClient client = make_client(*options);
                            auto found = client.query_by_key(*key_topic, *key, *max_num);
                            if (!found.is_ok()) return report_error("message query", found.status().message());
                            print(format_message_list(*found));
@@ -182,7 +175,7 @@ void add_cluster_commands(CLI::App* admin, const Options& options) {
   cluster->require_subcommand(1);
   cluster->fallthrough();
   leaf(cluster, "list", "Every broker of every cluster with its status (mqadmin clusterList)", options, [options]() {
-    AdminClient client = make_client(options);
+    AdminClient client = make_client(*options);
     auto rows = client.cluster_list();
     if (!rows.is_ok()) return report_error("cluster list", rows.status().message());
     print(format_cluster_list(*rows));
@@ -195,6 +188,13 @@ void add_cluster_commands(CLI::App* admin, const Options& options) {
 std::string default_namesrv() {
   const char* env = std::getenv("NAMESRV_ADDR");
   return env != nullptr && *env != '\0' ? env : "127.0.0.1:9876";
+}
+
+AdminClient make_client(const AdminCliOptions& options) {
+  AdminOptions admin_options;
+  admin_options.name_servers = split_name_servers(options.namesrv);
+  admin_options.timeout_ms = options.timeout_ms;
+  return AdminClient(std::move(admin_options));
 }
 
 int report_error(const std::string& what, const std::string& message) {

@@ -10,6 +10,8 @@
 
 namespace holdfast::admin {
 
+class AdminClient;
+
 // Options every admin subcommand shares.
 struct AdminCliOptions {
   std::string namesrv;  // "host:port[;host:port]"; default NAMESRV_ADDR or 127.0.0.1:9876
@@ -31,6 +33,9 @@ void add_connection_options(CLI::App* command, const std::shared_ptr<AdminCliOpt
 void add_client_commands(CLI::App* admin, const std::shared_ptr<AdminCliOptions>& options);
 // `admin dlq list` and `admin dlq resend`; in admin_dlq_command.cc.
 void add_dlq_commands(CLI::App* admin, const std::shared_ptr<AdminCliOptions>& options);
+
+// An AdminClient for the shared --namesrv / --timeout-ms.
+AdminClient make_client(const AdminCliOptions& options);
 
 // Prints "holdfast admin <what>: <message>" to stderr and returns 1.
 int report_error(const std::string& what, const std::string& message);

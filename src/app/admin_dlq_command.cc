@@ -11,13 +11,6 @@ namespace {
 
 using Options = std::shared_ptr<AdminCliOptions>;
 
-AdminClient make_client(const Options& options) {
-  AdminOptions admin_options;
-  admin_options.name_servers = split_name_servers(options->namesrv);
-  admin_options.timeout_ms = options->timeout_ms;
-  return AdminClient(std::move(admin_options));
-}
-
 std::string format_dlq(const std::vector<DlqMessage>& messages) {
   std::vector<std::vector<std::string>> table = {{"#Message ID", "#Offset ID", "#Original Topic", "#Origin Message ID",
                                                   "#Reconsume", "#Store Time", "#Resent"}};
@@ -42,7 +35,7 @@ void add_dlq_commands(CLI::App* admin, const Options& options) {
   add_connection_options(list, options);
   list->add_option("-g,--group", *list_group, "Consumer group")->required();
   list->callback([options, list_group]() {
-    AdminClient client = make_client(options);
+    AdminClient client = make_client(*options);
     auto messages = client.dlq_list(*list_group);
     if (!messages.is_ok()) {
       options->exit_code = report_error("dlq list", messages.status().message());
@@ -70,7 +63,7 @@ void add_dlq_commands(CLI::App* admin, const Options& options) {
       options->exit_code = report_error("dlq resend", "pass --msg-id ID or --all");
       return;
     }
-    AdminClient client = make_client(options);
+    AdminClient client = make_client(*options);
     auto done = client.dlq_resend(*resend_group, *resend_all ? "" : *resend_id);
     if (!done.is_ok()) {
       options->exit_code = report_error("dlq resend", done.status().message());

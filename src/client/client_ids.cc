@@ -11,6 +11,8 @@
 #include <ctime>
 #include <random>
 
+#include "client/clock.h"
+
 namespace holdfast::client {
 namespace {
 
@@ -40,11 +42,6 @@ bool read_hex(std::string_view s, size_t pos, int bytes, uint64_t* out) {
   }
   *out = v;
   return true;
-}
-
-int64_t system_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace
@@ -92,7 +89,7 @@ void month_window(int64_t now_ms, int64_t* start_ms, int64_t* next_start_ms) {
 }
 
 UniqKeyGenerator::UniqKeyGenerator(std::array<uint8_t, 4> ip, uint16_t pid, int32_t instance_hash, Clock now_ms)
-    : now_ms_(now_ms ? std::move(now_ms) : Clock(system_now_ms)) {
+    : now_ms_(now_ms ? std::move(now_ms) : Clock(wall_ms)) {
   for (uint8_t b : ip) append_hex(&prefix_, b, 1);
   append_hex(&prefix_, pid, 2);
   append_hex(&prefix_, static_cast<uint32_t>(instance_hash), 4);

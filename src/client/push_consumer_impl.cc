@@ -7,6 +7,7 @@
 #include <exception>
 
 #include "base/logging.h"
+#include "client/clock.h"
 #include "client/send_policy.h"
 
 namespace holdfast::client {
@@ -14,11 +15,6 @@ namespace {
 
 constexpr int64_t kFlowControlDelayMs = 50;
 constexpr int64_t kRelockRetryMs = 1000;
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string offsets_file(const PushConsumerOptions& o, const std::string& client_id) {
   std::string dir = o.local_offset_store_dir;
@@ -140,9 +136,9 @@ std::vector<MessageQueue> PushConsumerImpl::assigned_queues() const {
 }
 
 bool PushConsumerImpl::pause(const OwnedQueue& owned, int64_t ms) const {
-  const int64_t until = now_ms() + ms;
+  const int64_t until = steady_ms() + ms;
   while (!owned.stop) {
-    const int64_t left = until - now_ms();
+    const int64_t left = until - steady_ms();
     if (left <= 0) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(left, 20)));
   }
@@ -157,7 +153,7 @@ void PushConsumerImpl::pull_loop(OwnedQueue* owned) {
     // Hand-over grace (see OwnedQueue): then start from what the previous owner committed.
     // Until the read succeeds the store holds no offset for the queue (add_queue), so nothing of
     // this consumer's can overwrite the previous owner's commit.
-    if (!pause(*owned, owned->start_after_ms - now_ms())) return;
+    if (!pause(*owned, owned->start_after_ms - steady_ms())) return;
     for (;;) {
       auto stored = offset_store_->read(mq);
       if (stored.ok()) {
@@ -174,12 +170,12 @@ void PushConsumerImpl::pull_loop(OwnedQueue* owned) {
     if (orderly() && clustering()) {
       // Pulling an orderly queue needs the broker lock; the first pull after locking re-reads the
       // offset, since another owner may have moved it.
-      if (owned->locked_until_ms.load() <= now_ms()) {
+      if (owned->locked_until_ms.load() <= steady_ms()) {
         if (lock_queues({mq}, /*unlock=*/false).empty()) {
           if (!pause(*owned, kRelockRetryMs)) break;
           continue;
         }
-        owned->locked_until_ms = now_ms() + 30000;
+        owned->locked_until_ms = steady_ms() + 30000;
         need_offset_reload = true;
       }
       if (need_offset_reload) {
@@ -284,7 +280,7 @@ void PushConsumerImpl::consume_concurrent(const MessageQueue& queue, const std::
     ~Leave() { pq->leave_listener(); }
   } leave{pq.get()};
   if (pq->dropped() || shutting_down_) return;
-  const int64_t started = now_ms();
+  const int64_t started = steady_ms();
   for (const auto& m : messages) pq->mark_consume_start(m.queue_offset, started);
   ConsumeResult result = ConsumeResult::kReconsumeLater;
   try {
@@ -326,7 +322,7 @@ void PushConsumerImpl::consume_concurrent(const MessageQueue& queue, const std::
   if (!again.empty()) {
     // Neither send-back path worked: consume again here after 5 s (the offset stays behind them).
     std::lock_guard<std::mutex> lock(mu_);
-    delayed_.push_back({now_ms() + 5000, queue, pq, std::move(again)});
+    delayed_.push_back({steady_ms() + 5000, queue, pq, std::move(again)});
     cv_.notify_all();
   }
 }
@@ -339,7 +335,7 @@ bool PushConsumerImpl::consume_orderly(OwnedQueue* owned, std::vector<ReceivedMe
                                       messages.begin() + static_cast<std::ptrdiff_t>(std::min(messages.size(), i + batch)));
     for (;;) {
       if (owned->stop || shutting_down_) return false;
-      if (clustering() && owned->locked_until_ms.load() <= now_ms()) return false;  // lock lapsed: re-pull
+      if (clustering() && owned->locked_until_ms.load() <= steady_ms()) return false;  // lock lapsed: re-pull
       OrderlyConsumeResult result = OrderlyConsumeResult::kSuspend;
       try {
         result = orderly_listener_(part);

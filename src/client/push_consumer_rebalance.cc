@@ -9,6 +9,7 @@
 
 #include "base/logging.h"
 #include "client/allocate_strategy.h"
+#include "client/clock.h"
 #include "client/push_consumer_impl.h"
 #include "client/send_policy.h"
 #include "remoting/request_code.h"
@@ -30,29 +31,19 @@ constexpr int64_t kHandoverGraceMs = 1000;
 // How long dropping a queue waits for its running listener calls.
 constexpr int64_t kDropWaitMs = 1000;
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 void PushConsumerImpl::housekeeping_loop() {
   const int64_t scan_interval = std::clamp<int64_t>(options_.consume_timeout_ms / 4, 200, 60000);
   int64_t next_rebalance = 0;
-  int64_t next_persist = now_ms() + options_.persist_offset_interval_ms;
-  int64_t next_scan = now_ms() + scan_interval;
-  int64_t next_lock = now_ms() + kLockRenewIntervalMs;
+  int64_t next_persist = steady_ms() + options_.persist_offset_interval_ms;
+  int64_t next_scan = steady_ms() + scan_interval;
+  int64_t next_lock = steady_ms() + kLockRenewIntervalMs;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
     int64_t wake = std::min({next_rebalance, next_persist, next_scan, next_lock});
     for (const auto& d : delayed_) wake = std::min(wake, d.due_ms);
-    const int64_t wait = wake - now_ms();
+    const int64_t wait = wake - steady_ms();
     if (wait > 0 && !rebalance_requested_) {
       cv_.wait_for(lock, std::chrono::milliseconds(wait));
       continue;
@@ -60,23 +51,23 @@ void PushConsumerImpl::housekeeping_loop() {
     const bool requested = rebalance_requested_;
     rebalance_requested_ = false;
     lock.unlock();
-    const int64_t now = now_ms();
+    const int64_t now = steady_ms();
     if (requested || now >= next_rebalance) {
       const bool complete = rebalance();
-      next_rebalance = now_ms() + (complete ? options_.rebalance_interval_ms
+      next_rebalance = steady_ms() + (complete ? options_.rebalance_interval_ms
                                             : std::min<int64_t>(options_.rebalance_interval_ms, kIncompleteRetryMs));
     }
     if (now >= next_persist) {
       offset_store_->persist_all();
-      next_persist = now_ms() + options_.persist_offset_interval_ms;
+      next_persist = steady_ms() + options_.persist_offset_interval_ms;
     }
     if (now >= next_scan) {
       if (!orderly()) scan_consume_timeouts();
-      next_scan = now_ms() + scan_interval;
+      next_scan = steady_ms() + scan_interval;
     }
     if (now >= next_lock) {
       if (orderly() && clustering()) renew_locks();
-      next_lock = now_ms() + kLockRenewIntervalMs;
+      next_lock = steady_ms() + kLockRenewIntervalMs;
     }
     run_due_delayed_batches();
     lock.lock();
@@ -221,7 +212,7 @@ Outcome<int64_t> PushConsumerImpl::start_offset(const MessageQueue& queue) {
 void PushConsumerImpl::add_queue(const MessageQueue& queue, const std::string& expression, int64_t offset,
                                  int64_t grace_ms) {
   auto owned = std::make_unique<OwnedQueue>();
-  owned->start_after_ms = grace_ms > 0 ? now_ms() + grace_ms : 0;
+  owned->start_after_ms = grace_ms > 0 ? steady_ms() + grace_ms : 0;
   owned->queue = queue;
   owned->expression = expression;
   owned->next_offset = offset;
@@ -268,7 +259,7 @@ void PushConsumerImpl::scan_consume_timeouts() {
     for (const auto& [q, owned] : queues_) all.emplace_back(q, owned->process_queue);
   }
   for (const auto& [q, pq] : all) {
-    for (const auto& m : pq->expired(now_ms(), options_.consume_timeout_ms, kMaxExpiredPerScan)) {
+    for (const auto& m : pq->expired(steady_ms(), options_.consume_timeout_ms, kMaxExpiredPerScan)) {
       logger("client")->warn("group {}: listener on {} offset {} exceeded consume_timeout {} ms; sending it back",
                              options_.group, q.to_string(), m.queue_offset, options_.consume_timeout_ms);
       // The listener call still runs; the redelivered copy makes a duplicate (see push_consumer.h).
@@ -281,7 +272,7 @@ void PushConsumerImpl::run_due_delayed_batches() {
   std::vector<DelayedBatch> due;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const int64_t now = now_ms();
+    const int64_t now = steady_ms();
     for (auto it = delayed_.begin(); it != delayed_.end();) {
       if (it->due_ms <= now) {
         due.push_back(std::move(*it));
@@ -347,7 +338,7 @@ void PushConsumerImpl::renew_locks() {
   }();
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [q, owned] : queues_) {
-    if (granted.count(q)) owned->locked_until_ms = now_ms() + kLocalLockValidMs;
+    if (granted.count(q)) owned->locked_until_ms = steady_ms() + kLocalLockValidMs;
     else owned->locked_until_ms = 0;
   }
 }

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <chrono>
 
+#include "client/clock.h"
 #include "remoting/response_code.h"
+
 
 namespace holdfast::client {
 namespace {
@@ -15,12 +17,7 @@ constexpr int64_t kNotAvailable[] = {0, 0, 2000, 5000, 6000, 10000, 30000};
 constexpr int64_t kFailureLatencyMs = 10000;
 }  // namespace
 
-NowMs steady_now_ms() {
-  return [] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  };
-}
+NowMs steady_now_ms() { return &steady_ms; }
 
 bool is_retryable_response_code(int32_t code) {
   switch (code) {
