@@ -64,7 +64,15 @@ void BrokerStats::sample(int64_t now_ms) {
   missed_w_.add(now_ms, missed);
   total_w_.add(now_ms, found + missed);
   transferred_w_.add(now_ms, transferred_.load(std::memory_order_relaxed));
-  for (auto& [_, g] : groups_) g.window.add(now_ms, g.total);
+  for (auto it = groups_.begin(); it != groups_.end();) {
+    it->second.window.add(now_ms, it->second.total);
+    // Idle for a whole window: forget the pair (a group that went away must not stay forever).
+    if (it->second.window.rate(kGroupSamples - 1) == 0.0) {
+      it = groups_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void BrokerStats::start(std::function<int64_t()> now_ms) {
@@ -111,6 +119,11 @@ std::map<std::string, std::string> BrokerStats::runtime_info() const {
   out["getTotalTps"] = three_windows(total_w_);
   out["getTransferedTps"] = three_windows(transferred_w_);
   return out;
+}
+
+size_t BrokerStats::tracked_pairs() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return groups_.size();
 }
 
 double BrokerStats::consume_tps(const std::string& group, const std::string& topic) const {

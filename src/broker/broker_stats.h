@@ -55,6 +55,8 @@ class BrokerStats {
 
   std::map<std::string, std::string> runtime_info() const;
   double consume_tps(const std::string& group, const std::string& topic) const;
+  // (group, topic) pairs tracked for consumeTps: those that pulled messages within the last minute.
+  size_t tracked_pairs() const;
 
  private:
   // 600 s windows need 601 samples; consumeTps needs 61.

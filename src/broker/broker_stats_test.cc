@@ -68,6 +68,11 @@ TEST(BrokerStatsTest, ConsumeTpsPerGroupAndTopic) {
   EXPECT_DOUBLE_EQ(stats.consume_tps("G", "T"), 30.0);
   EXPECT_DOUBLE_EQ(stats.consume_tps("Other", "T"), 1.0);
   EXPECT_DOUBLE_EQ(stats.consume_tps("G", "U"), 0.0);
+  EXPECT_EQ(stats.tracked_pairs(), 2u);
+  // A minute without pulls: the pairs are forgotten.
+  for (int s = 12; s < 12 + 61; ++s) stats.sample(int64_t{1000} * s);
+  EXPECT_EQ(stats.tracked_pairs(), 0u);
+  EXPECT_DOUBLE_EQ(stats.consume_tps("G", "T"), 0.0);
 }
 
 // A group's first pull after sampling started shows in the very next rate (its counter was 0 at
