@@ -16,6 +16,20 @@ namespace {
 constexpr int64_t kFlowControlDelayMs = 50;
 constexpr int64_t kRelockRetryMs = 1000;
 
+// Runs a listener; an exception from it (logged) counts as `on_throw` (reconsume later / suspend).
+template <typename Listener, typename Result>
+Result call_listener(const Listener& listener, const std::vector<ReceivedMessage>& messages, Result on_throw,
+                     const std::string& group) {
+  try {
+    return listener(messages);
+  } catch (const std::exception& e) {
+    logger("client")->warn("listener of group {} threw: {}", group, e.what());
+  } catch (...) {
+    logger("client")->warn("listener of group {} threw a non-standard exception", group);
+  }
+  return on_throw;
+}
+
 std::string offsets_file(const PushConsumerOptions& o, const std::string& client_id) {
   std::string dir = o.local_offset_store_dir;
   if (dir.empty()) {
@@ -282,14 +296,8 @@ void PushConsumerImpl::consume_concurrent(const MessageQueue& queue, const std::
   if (pq->dropped() || shutting_down_) return;
   const int64_t started = steady_ms();
   for (const auto& m : messages) pq->mark_consume_start(m.queue_offset, started);
-  ConsumeResult result = ConsumeResult::kReconsumeLater;
-  try {
-    result = concurrent_listener_(messages);
-  } catch (const std::exception& e) {
-    logger("client")->warn("listener of group {} threw: {}", options_.group, e.what());
-  } catch (...) {
-    logger("client")->warn("listener of group {} threw a non-standard exception", options_.group);
-  }
+  const ConsumeResult result =
+      call_listener(concurrent_listener_, messages, ConsumeResult::kReconsumeLater, options_.group);
   if (pq->dropped()) {
     // Dropped while the listener ran: a success still counts (the drop waits for this call before
     // it commits); a failure is left to the next owner, which gets the message again.
@@ -336,14 +344,8 @@ bool PushConsumerImpl::consume_orderly(OwnedQueue* owned, std::vector<ReceivedMe
     for (;;) {
       if (owned->stop || shutting_down_) return false;
       if (clustering() && owned->locked_until_ms.load() <= steady_ms()) return false;  // lock lapsed: re-pull
-      OrderlyConsumeResult result = OrderlyConsumeResult::kSuspend;
-      try {
-        result = orderly_listener_(part);
-      } catch (const std::exception& e) {
-        logger("client")->warn("orderly listener of group {} threw: {}", options_.group, e.what());
-      } catch (...) {
-        logger("client")->warn("orderly listener of group {} threw", options_.group);
-      }
+      const OrderlyConsumeResult result =
+          call_listener(orderly_listener_, part, OrderlyConsumeResult::kSuspend, options_.group);
       std::vector<int64_t> offsets;
       for (const auto& m : part) offsets.push_back(m.queue_offset);
       if (result == OrderlyConsumeResult::kSuccess) {
