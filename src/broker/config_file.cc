@@ -134,25 +134,22 @@ Status load_config_file(Env* env, const std::string& path,
   return main.code() == StatusCode::kNotFound ? bak : main;
 }
 
-Status persist_config_file(Env* env, const std::string& path, const std::string& contents,
-                           const std::function<Status(const std::string& text)>& parse) {
-  std::string previous;
-  if (env->file_exists(path)) {
-    HF_ASSIGN_OR_RETURN(previous, read_file_to_string(env, path));
-    if (Status st = parse(previous); !st.is_ok()) {
-      logger("broker")->warn("{} unusable ({}); replacing it without copying it over {}.bak", path, st.to_string(),
-                             path);
+Status ConfigFileWriter::write(const std::string& contents) {
+  if (!current_.empty() && contents == current_) return Status::ok();
+  std::string previous = current_;
+  if (previous.empty() && env_->file_exists(path_)) {
+    HF_ASSIGN_OR_RETURN(previous, read_file_to_string(env_, path_));
+    if (Status st = check_(previous); !st.is_ok()) {
+      logger("broker")->warn("{} unusable ({}); replacing it without copying it over {}.bak", path_, st.to_string(),
+                             path_);
       previous.clear();
     }
   }
-  return replace_config_file(env, path, previous, contents);
-}
-
-Status replace_config_file(Env* env, const std::string& path, const std::string& previous,
-                           const std::string& contents) {
-  HF_RETURN_IF_ERROR(env->create_dirs(parent_dir(path)));
-  if (!previous.empty()) HF_RETURN_IF_ERROR(write_file_atomically(env, path + ".bak", previous));
-  return write_file_atomically(env, path, contents);
+  HF_RETURN_IF_ERROR(env_->create_dirs(parent_dir(path_)));
+  if (!previous.empty()) HF_RETURN_IF_ERROR(write_file_atomically(env_, path_ + ".bak", previous));
+  HF_RETURN_IF_ERROR(write_file_atomically(env_, path_, contents));
+  current_ = contents;
+  return Status::ok();
 }
 
 namespace {

@@ -69,17 +69,31 @@ Status load_config_file(Env* env, const std::string& path,
                         const std::function<Status(const std::string& text)>& parse,
                         ConfigSource* source = nullptr);
 
-// Writes `contents` to `path` durably and atomically (temp file, sync, rename, directory sync),
-// after saving the current content of `path`, if any, as `path`.bak the same way — but only when
-// `parse` (the loader's parser, without side effects) accepts it: a damaged main file never
-// replaces a good .bak. Creates the parent directory when missing.
-Status persist_config_file(Env* env, const std::string& path, const std::string& contents,
-                           const std::function<Status(const std::string& text)>& parse);
+// Writes one config file whole, durably and atomically (temp file, sync, rename, directory sync),
+// after saving the content it replaces as `path`.bak the same way. It remembers the content it
+// last wrote or was told the main file holds (loaded_from_main), so:
+//   - a write of that same content is skipped;
+//   - only the first write of a process reads the old file back, and keeps it as .bak only when
+//     `check` (the loader's parser, without side effects) accepts it: a damaged main file never
+//     replaces a good .bak.
+// Creates the parent directory when missing. Not thread-safe: its owner serialises writes.
+class ConfigFileWriter {
+ public:
+  ConfigFileWriter(Env* env, std::string path, std::function<Status(const std::string& text)> check)
+      : env_(env), path_(std::move(path)), check_(std::move(check)) {}
+  // The main file holds `text` (it was just loaded from there).
+  void loaded_from_main(std::string text) { current_ = std::move(text); }
+  // What the main file holds is not known (it was loaded from .bak, or not at all).
+  void forget_contents() { current_.clear(); }
+  Status write(const std::string& contents);
+  const std::string& path() const { return path_; }
 
-// persist_config_file for a caller that knows the current content itself (and may have judged
-// it unfit to keep): saves `previous` as `path`.bak unless it is empty, then writes `contents`.
-Status replace_config_file(Env* env, const std::string& path, const std::string& previous,
-                           const std::string& contents);
+ private:
+  Env* const env_;
+  const std::string path_;
+  const std::function<Status(const std::string& text)> check_;
+  std::string current_;  // what the main file holds; "" = unknown
+};
 
 // Wraps bare integer object keys in quotes: {0:12,1:40} -> {"0":12,"1":40}, leaving strings
 // untouched. In standard JSON a number never sits between '{' or ',' and ':', so only the

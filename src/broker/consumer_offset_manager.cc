@@ -18,7 +18,8 @@ namespace {
 
 }  // namespace
 
-ConsumerOffsetManager::ConsumerOffsetManager(Env* env, std::string path) : env_(env), path_(std::move(path)) {}
+ConsumerOffsetManager::ConsumerOffsetManager(Env* env, std::string path)
+    : env_(env), path_(std::move(path)), file_(env_, path_, [](const std::string& text) { return decode(text).status(); }) {}
 
 ConsumerOffsetManager::~ConsumerOffsetManager() {
   if (thread_.joinable()) {
@@ -100,9 +101,9 @@ Status ConsumerOffsetManager::load() {
   std::lock_guard<std::mutex> lock(mu_);
   table_ = std::move(loaded);
   if (source == ConfigSource::kMain) {
-    persisted_ = std::move(loaded_text);
+    file_.loaded_from_main(std::move(loaded_text));
   } else {
-    persisted_.clear();  // the main file does not hold this content
+    file_.forget_contents();  // the main file does not hold this content
     logger("broker")->warn("consumer offsets: loaded from {}.bak", path_);
   }
   return Status::ok();
@@ -110,19 +111,7 @@ Status ConsumerOffsetManager::load() {
 
 Status ConsumerOffsetManager::persist() {
   std::lock_guard<std::mutex> pl(persist_mu_);
-  std::string content = encode();
-  // Skipped when the file already holds this table.
-  if (content == persisted_) return Status::ok();
-  // The file being replaced becomes the .bak copy: known good when this process wrote it, else
-  // judged by decode (a damaged main file never replaces a good .bak).
-  if (!persisted_.empty()) {
-    HF_RETURN_IF_ERROR(replace_config_file(env_, path_, persisted_, content));
-  } else {
-    HF_RETURN_IF_ERROR(persist_config_file(env_, path_, content,
-                                           [](const std::string& text) { return decode(text).status(); }));
-  }
-  persisted_ = std::move(content);
-  return Status::ok();
+  return file_.write(encode());  // skipped when the file already holds this table
 }
 
 void ConsumerOffsetManager::start(int64_t interval_ms) {

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "base/status.h"
+#include "broker/config_file.h"
 #include "env/env.h"
 
 namespace holdfast::broker {
@@ -71,8 +72,8 @@ class ConsumerOffsetManager {
   mutable std::mutex mu_;
   Table table_;
 
-  std::mutex persist_mu_;  // one persist at a time; guards persisted_
-  std::string persisted_;  // content known to be in path_ ("" = unknown)
+  std::mutex persist_mu_;  // one persist at a time; guards file_
+  ConfigFileWriter file_;
 
   std::mutex thread_mu_;
   std::condition_variable thread_cv_;

@@ -79,12 +79,7 @@ class PersistedTable {
     Status commit(const std::string& name, const std::optional<Config>& previous) {
       const DataVersion old_version = table_.version_;
       table_.version_.next(table_.env_->now_ms());
-      Status st = persist_config_file(table_.env_, table_.path_, dump_pretty(table_.wrapper_locked()),
-                                      [this](const std::string& text) {
-                                        std::map<std::string, Config> ignored;
-                                        DataVersion v;
-                                        return table_.parse(text, &ignored, &v);
-                                      });
+      Status st = table_.file_.write(dump_pretty(table_.wrapper_locked()));
       if (st.is_ok()) {
         changed_ = true;
         return st;
@@ -104,7 +99,14 @@ class PersistedTable {
   };
 
   PersistedTable(Env* env, std::string path, Schema schema)
-      : env_(env), path_(std::move(path)), schema_(schema) {
+      : env_(env),
+        path_(std::move(path)),
+        schema_(schema),
+        file_(env_, path_, [this](const std::string& text) {
+          std::map<std::string, Config> ignored;
+          DataVersion v;
+          return parse(text, &ignored, &v);
+        }) {
     version_.timestamp = env_->now_ms();
   }
 
@@ -113,13 +115,24 @@ class PersistedTable {
   Status load(const std::function<void(Locked&)>& then = nullptr) {
     std::map<std::string, Config> loaded;
     std::optional<DataVersion> loaded_version;
-    HF_RETURN_IF_ERROR(load_config_file(env_, path_, [&](const std::string& text) -> Status {
-      DataVersion v;
-      HF_RETURN_IF_ERROR(parse(text, &loaded, &v));
-      loaded_version = v;
-      return Status::ok();
-    }));
+    std::string loaded_text;
+    ConfigSource source = ConfigSource::kNone;
+    HF_RETURN_IF_ERROR(load_config_file(
+        env_, path_,
+        [&](const std::string& text) -> Status {
+          DataVersion v;
+          HF_RETURN_IF_ERROR(parse(text, &loaded, &v));
+          loaded_version = v;
+          loaded_text = text;
+          return Status::ok();
+        },
+        &source));
     std::lock_guard<std::mutex> lock(mu_);
+    if (source == ConfigSource::kMain) {
+      file_.loaded_from_main(std::move(loaded_text));
+    } else {
+      file_.forget_contents();
+    }
     entries_ = std::move(loaded);
     if (loaded_version) version_ = *loaded_version;
     if (then) {
@@ -245,7 +258,8 @@ class PersistedTable {
   Env* const env_;
   const std::string path_;
   const Schema schema_;
-  mutable std::mutex mu_;
+  mutable std::mutex mu_;  // entries_, version_, file_ (written under it, so versions never go back)
+  ConfigFileWriter file_;
   std::map<std::string, Config> entries_;
   DataVersion version_;
   std::mutex listener_mu_;

@@ -54,7 +54,10 @@ bool park_delayed_message(MessageToStore* msg, int32_t level_count) {
 }
 
 ScheduleMessageService::ScheduleMessageService(Env* env, MessageStore* store, ScheduleMessageServiceOptions options)
-    : env_(env), store_(store), options_(std::move(options)) {
+    : env_(env),
+      store_(store),
+      options_(std::move(options)),
+      file_(env_, options_.offset_path, [](const std::string& text) { return decode(text).status(); }) {
   for (int32_t level = 1; level <= static_cast<int32_t>(options_.delay_level_ms.size()); ++level) {
     levels_[level] = Level{};
   }
@@ -81,13 +84,21 @@ Result<std::map<int32_t, int64_t>> ScheduleMessageService::decode(const std::str
 }
 
 Status ScheduleMessageService::load() {
-  return load_config_file(env_, options_.offset_path, [this](const std::string& text) -> Status {
-    HF_ASSIGN_OR_RETURN(auto loaded, decode(text));
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [level, offset] : loaded) levels_[level].offset = offset;
-    persisted_ = loaded;
-    return Status::ok();
-  });
+  std::string loaded_text;
+  ConfigSource source = ConfigSource::kNone;
+  HF_RETURN_IF_ERROR(load_config_file(
+      env_, options_.offset_path,
+      [&](const std::string& text) -> Status {
+        HF_ASSIGN_OR_RETURN(auto loaded, decode(text));
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const auto& [level, offset] : loaded) levels_[level].offset = offset;
+        loaded_text = text;
+        return Status::ok();
+      },
+      &source));
+  std::lock_guard<std::mutex> lock(persist_mu_);
+  if (source == ConfigSource::kMain) file_.loaded_from_main(std::move(loaded_text));
+  return Status::ok();
 }
 
 int64_t ScheduleMessageService::offset_of(int32_t level) const {
@@ -102,20 +113,13 @@ int64_t ScheduleMessageService::next_due_ms() const {
 }
 
 Status ScheduleMessageService::persist() {
-  std::map<int32_t, int64_t> table;
+  nlohmann::json offsets = nlohmann::json::object();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [level, state] : levels_) table[level] = state.offset;
-    if (table == persisted_ && env_->file_exists(options_.offset_path)) return Status::ok();
+    for (const auto& [level, state] : levels_) offsets[std::to_string(level)] = state.offset;
   }
-  nlohmann::json offsets = nlohmann::json::object();
-  for (const auto& [level, offset] : table) offsets[std::to_string(level)] = offset;
-  nlohmann::json root = {{"offsetTable", offsets}};
-  HF_RETURN_IF_ERROR(persist_config_file(env_, options_.offset_path, dump_pretty(root),
-                                         [](const std::string& text) { return decode(text).status(); }));
-  std::lock_guard<std::mutex> lock(mu_);
-  persisted_ = std::move(table);
-  return Status::ok();
+  std::lock_guard<std::mutex> lock(persist_mu_);
+  return file_.write(dump_pretty(nlohmann::json{{"offsetTable", offsets}}));  // skipped when unchanged
 }
 
 int ScheduleMessageService::run_once() {

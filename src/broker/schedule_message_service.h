@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "broker/config_file.h"
 #include "env/env.h"
 #include "storage/message_store.h"
 
@@ -78,10 +79,10 @@ class ScheduleMessageService {
   MessageStore* const store_;
   const ScheduleMessageServiceOptions options_;
 
-  mutable std::mutex mu_;  // levels_, persisted_, next_due_
+  mutable std::mutex mu_;  // levels_, next_due_
   std::map<int32_t, Level> levels_;
-  std::map<int32_t, int64_t> persisted_;
-  std::string persisted_text_;
+  std::mutex persist_mu_;  // file_
+  ConfigFileWriter file_;
   int64_t next_due_ = 0;
 
   std::mutex run_mu_;  // one run_once at a time
