@@ -104,13 +104,11 @@ Result<std::vector<DlqResend>> AdminClient::dlq_resend(const std::string& group,
     // schedule ones, and the marker key.
     std::string keys = property(m, "KEYS");
     keys += (keys.empty() ? "" : " ") + dlq_resend_key(m.offset_msg_id);
-    std::string props;
-    for (const auto& [key, value] : m.properties) {
-      if (key == "KEYS" || key == "DELAY" || key == "REAL_TOPIC" || key == "REAL_QID" || key == "WAIT") continue;
-      append_property(&props, key, value);
-    }
-    append_property(&props, "KEYS", keys);
-    if (d.original_topic.empty()) append_property(&props, "RETRY_TOPIC", m.topic);
+    MessageProperties props;
+    for (const auto& [key, value] : m.properties) props.set(key, value);
+    for (const char* key : {"DELAY", "REAL_TOPIC", "REAL_QID", "WAIT", "MIN_OFFSET", "MAX_OFFSET"}) props.erase(key);
+    props.set("KEYS", keys);
+    if (d.original_topic.empty()) props.set("RETRY_TOPIC", m.topic);
     RemotingCommand r = RemotingCommand::make_request(req::kSendMessageV2);
     r.set_ext("a", kAdminGroup);
     r.set_ext("b", "%RETRY%" + group);
@@ -120,7 +118,7 @@ Result<std::vector<DlqResend>> AdminClient::dlq_resend(const std::string& group,
     r.set_ext_int("f", 0);
     r.set_ext_int("g", m.born_timestamp_ms);
     r.set_ext_int("h", m.flag);
-    r.set_ext("i", props);
+    r.set_ext("i", props.encode());
     r.set_ext_int("j", 0);
     r.set_ext("k", "false");
     r.body = m.body;

@@ -18,25 +18,16 @@ namespace {
 
 constexpr int32_t kDefaultMaxReconsumeTimes = 16;  // a group's default retryMaxTimes
 
-// The properties of the copy: the original's, plus RETRY_TOPIC and ORIGIN_MESSAGE_ID when
-// absent. The original's bytes are kept as they are (appended to, never reordered), except that a
-// WAIT=false entry is dropped: the consumer commits its offset past the original once we answer,
-// so the copy must be stored under the full durability contract before we do. (The caller then
-// sets DELAY and, by parking, REAL_TOPIC / REAL_QID, which moves those entries to the end.)
-std::string copy_properties(std::string_view original, std::string_view original_topic,
-                            const std::string& origin_message_id) {
-  std::string props;
-  if (find_property(original, "WAIT") == "false") {
-    for (const auto& [key, value] : parse_properties(original)) {
-      if (key != "WAIT") append_property(&props, key, value);
-    }
-  } else {
-    props.assign(original);
-  }
-  if (find_property(props, "RETRY_TOPIC").empty()) append_property(&props, "RETRY_TOPIC", original_topic);
-  if (find_property(props, "ORIGIN_MESSAGE_ID").empty()) {
-    append_property(&props, "ORIGIN_MESSAGE_ID", origin_message_id);
-  }
+// The properties of the copy, as RocketMQ 4.9.8 builds them (facts §8.3): the original's, with
+// RETRY_TOPIC and ORIGIN_MESSAGE_ID added only when absent — so through every retry they name the
+// first topic and the first stored copy — except that a WAIT=false entry is dropped: the consumer
+// commits its offset past the original once we answer, so the copy must be stored under the full
+// durability contract before we do.
+MessageProperties copy_properties(const RecordView& original) {
+  MessageProperties props(original.properties);
+  if (props.get("WAIT") == "false") props.erase("WAIT");
+  props.set_if_absent("RETRY_TOPIC", original.topic);
+  props.set_if_absent("ORIGIN_MESSAGE_ID", offset_message_id(original.store_host, original.physical_offset));
   return props;
 }
 
@@ -100,9 +91,6 @@ void ClientProcessor::send_back(const RemotingCommand& request, Reply reply) {
     copy.queue_id = static_cast<int32_t>(rng() % static_cast<uint32_t>(queues));
   }
 
-  std::string origin_id(request.ext("originMsgId").value_or(""));
-  if (origin_id.empty()) origin_id = std::string(find_property(original.properties, "UNIQ_KEY"));
-  if (origin_id.empty()) origin_id = offset_message_id(original.store_host, original.physical_offset);
   copy.flag = original.flag;
   copy.sys_flag = original.sys_flag;
   copy.born_timestamp = original.born_timestamp;
@@ -110,15 +98,16 @@ void ClientProcessor::send_back(const RemotingCommand& request, Reply reply) {
   copy.store_host = options_.store_host;
   copy.reconsume_times = original.reconsume_times + 1;
   copy.body.assign(original.body);
-  copy.properties = copy_properties(original.properties, original.topic, origin_id);
+  MessageProperties properties = copy_properties(original);
   if (dead) {
     // Straight into the dead-letter queue, never after one more delay.
-    remove_property(&copy.properties, "DELAY");
+    properties.erase("DELAY");
   } else {
     const int32_t level = *delay_level > 0 ? *delay_level : 3 + original.reconsume_times;
-    set_property(&copy.properties, "DELAY", std::to_string(level));
-    park_delayed_message(&copy, options_.delay_level_count);
+    properties.set("DELAY", std::to_string(level));
+    park_delayed_message(&copy, &properties, options_.delay_level_count);
   }
+  copy.properties = properties.encode();
 
   store_->put_async(std::move(copy), [request, reply = std::move(reply)](const PutResult& result) {
     if (result.status == PutStatus::kOk) {

@@ -416,7 +416,7 @@ TEST_F(ClientProcessorTest, SendBackParksACopyForTheRetryTopicAtLevelThreePlusRe
   EXPECT_EQ(copy.body, m.body);
   std::string expected_props = original_props;
   append_property(&expected_props, "RETRY_TOPIC", "TopicA");
-  append_property(&expected_props, "ORIGIN_MESSAGE_ID", "0A0000010000ABCD0000000000000001");
+  append_property(&expected_props, "ORIGIN_MESSAGE_ID", stored.msg_id);  // the stored copy's offset id
   std::string parked_props = expected_props;
   append_property(&parked_props, "DELAY", "3");
   append_property(&parked_props, "REAL_TOPIC", "%RETRY%cg");
@@ -467,17 +467,41 @@ TEST_F(ClientProcessorTest, SendBackUsesTheHeaderLevelAndClampsIt) {
   EXPECT_EQ(find_property(testing_util::view_of(last[0]).properties, "DELAY"), "18");
 }
 
-TEST_F(ClientProcessorTest, SendBackOriginIdComesFromHeaderOrOffsetId) {
-  MessageToStore m = testing_util::make_message("TopicA", 0, "no-uniq-key");
-  PutResult stored = put(m);
-  ASSERT_EQ(call(send_back_request(stored.physical_offset, "cg", 0)).code, rc::kSuccess);
+TEST_F(ClientProcessorTest, SendBackOriginIdIsTheOffsetIdOfTheFirstStoredCopy) {
+  // As RocketMQ 4.9.8: ORIGIN_MESSAGE_ID is the stored message's offset msgId (what the original
+  // send returned as offsetMsgId), set only when absent; the header's originMsgId (the client's
+  // UNIQ_KEY) does not replace it.
+  PutResult stored = put(original());
   RemotingCommand with_header = send_back_request(stored.physical_offset, "cg", 0);
-  with_header.set_ext("originMsgId", "FROM-HEADER");
+  with_header.set_ext("originMsgId", "0A0000010000ABCD0000000000000001");
   ASSERT_EQ(call(std::move(with_header)).code, rc::kSuccess);
+  PutResult carried = put(original(std::string("ORIGIN_MESSAGE_ID\x01" "EARLIER-ID\x02")));
+  ASSERT_EQ(call(send_back_request(carried.physical_offset, "cg", 0)).code, rc::kSuccess);
   auto copies = parked(3);
   ASSERT_EQ(copies.size(), 2u);
   EXPECT_EQ(find_property(testing_util::view_of(copies[0]).properties, "ORIGIN_MESSAGE_ID"), stored.msg_id);
-  EXPECT_EQ(find_property(testing_util::view_of(copies[1]).properties, "ORIGIN_MESSAGE_ID"), "FROM-HEADER");
+  EXPECT_EQ(stored.msg_id, offset_message_id(HostAddress::ipv4(127, 0, 0, 1, 10911), stored.physical_offset));
+  EXPECT_EQ(find_property(testing_util::view_of(copies[1]).properties, "ORIGIN_MESSAGE_ID"), "EARLIER-ID");
+}
+
+TEST_F(ClientProcessorTest, SendBackOfAJavaEncodedMessageKeepsEveryPropertyIntact) {
+  // The Java client 4.9.8 writes no 0x02 after the last pair. The copy must not run the next
+  // property into the last value (TAGS once read "TagARETRY_TOPIC...").
+  MessageToStore m = testing_util::make_message("TopicA", 1, "java");
+  m.properties = std::string("KEYS\x01k1 k2\x02UNIQ_KEY\x01" "0A0000010000ABCD0000000000000009\x02WAIT\x01true\x02"
+                             "user\x01v=1;x\x02TAGS\x01TagJ");
+  PutResult stored = put(m);
+  ASSERT_EQ(call(send_back_request(stored.physical_offset, "cg", 0)).code, rc::kSuccess);
+  auto copies = parked(3);
+  ASSERT_EQ(copies.size(), 1u);
+  MessageProperties copy(testing_util::view_of(copies[0]).properties);
+  std::vector<std::pair<std::string, std::string>> expected = {
+      {"KEYS", "k1 k2"},        {"UNIQ_KEY", "0A0000010000ABCD0000000000000009"},
+      {"WAIT", "true"},         {"user", "v=1;x"},
+      {"TAGS", "TagJ"},         {"RETRY_TOPIC", "TopicA"},
+      {"ORIGIN_MESSAGE_ID", stored.msg_id}, {"DELAY", "3"},
+      {"REAL_TOPIC", "%RETRY%cg"}, {"REAL_QID", "0"}};
+  EXPECT_EQ(copy.entries(), expected);
 }
 
 TEST_F(ClientProcessorTest, SendBackDropsWaitFalseSoTheCopyIsDurableBeforeTheAck) {
@@ -502,7 +526,7 @@ TEST_F(ClientProcessorTest, SendBackAtTheLimitGoesToTheDeadLetterTopicAtOnce) {
   EXPECT_EQ(v.reconsume_times, 4);
   EXPECT_EQ(v.body, std::string("body\0with\xffnul", 14));
   EXPECT_EQ(find_property(v.properties, "RETRY_TOPIC"), "TopicA");
-  EXPECT_EQ(find_property(v.properties, "ORIGIN_MESSAGE_ID"), "0A0000010000ABCD0000000000000001");
+  EXPECT_EQ(find_property(v.properties, "ORIGIN_MESSAGE_ID"), tired.msg_id);
   EXPECT_EQ(find_property(v.properties, "DELAY"), "") << "no extra delay before the DLQ";
   EXPECT_TRUE(records("%RETRY%cg", 0).empty());
   EXPECT_TRUE(parked(6).empty());

@@ -25,29 +25,15 @@ std::optional<int32_t> parse_queue_id(std::string_view text) {
 }
 }  // namespace
 
-void remove_property(std::string* properties, std::string_view key) {
-  std::string kept;
-  for (const auto& [k, v] : parse_properties(*properties)) {
-    if (k != key) append_property(&kept, k, v);
-  }
-  *properties = std::move(kept);
-}
-
-void set_property(std::string* properties, std::string_view key, std::string_view value) {
-  const std::string copy(value);  // value may point into *properties
-  remove_property(properties, key);
-  append_property(properties, key, copy);
-}
-
-bool park_delayed_message(MessageToStore* msg, int32_t level_count) {
-  int32_t level = delay_level_of(msg->properties);
+bool park_delayed_message(MessageToStore* msg, MessageProperties* properties, int32_t level_count) {
+  int32_t level = parse_delay_level(properties->get("DELAY"));
   if (level <= 0 || level_count <= 0) return false;
   const int32_t tt = msg->sys_flag & format::kTransactionTypeMask;
   if (tt != format::kTransactionNotType && tt != format::kTransactionCommit) return false;
   level = std::min(level, level_count);
-  set_property(&msg->properties, "DELAY", std::to_string(level));
-  set_property(&msg->properties, "REAL_TOPIC", msg->topic);
-  set_property(&msg->properties, "REAL_QID", std::to_string(msg->queue_id));
+  properties->set("DELAY", std::to_string(level));
+  properties->set("REAL_TOPIC", msg->topic);
+  properties->set("REAL_QID", std::to_string(msg->queue_id));
   msg->topic = std::string(kScheduleTopicName);
   msg->queue_id = level - 1;
   return true;
@@ -199,11 +185,12 @@ int ScheduleMessageService::deliver_level(int32_t level, int64_t now, int64_t* n
       m.reconsume_times = r.reconsume_times;
       m.prepared_transaction_offset = r.prepared_transaction_offset;
       m.body.assign(r.body);
-      m.properties.assign(r.properties);
-      remove_property(&m.properties, "DELAY");
+      MessageProperties properties(r.properties);
+      properties.erase("DELAY");
       // WAIT=false would let the put answer before the copy is durable; the level's progress
       // must only move past a message whose copy is.
-      remove_property(&m.properties, "WAIT");
+      properties.erase("WAIT");
+      m.properties = properties.encode();
       PutResult put = store_->put(std::move(m));
       if (put.status != PutStatus::kOk) {
         log->warn("delay level {}: re-putting the message at queue offset {} into {}: {} {}; retrying in {} ms",

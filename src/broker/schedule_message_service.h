@@ -17,16 +17,13 @@
 
 namespace holdfast::broker {
 
-// Sets (or replaces) one property of an encoded properties string; other entries keep their order.
-void set_property(std::string* properties, std::string_view key, std::string_view value);
-// Removes every entry of `key`.
-void remove_property(std::string* properties, std::string_view key);
-
-// If `msg` asks for a delay (DELAY > 0) and is not a transaction half or rollback, turns it into
-// a schedule-topic message: the level is clamped to `level_count`, REAL_TOPIC / REAL_QID keep the
-// destination, the topic becomes SCHEDULE_TOPIC_XXXX and the queue level - 1. Returns whether it
-// did. The store then records the due time (store time + delay) as the unit's tags code.
-bool park_delayed_message(MessageToStore* msg, int32_t level_count);
+// If `msg` asks for a delay (DELAY > 0 in `properties`) and is not a transaction half or rollback,
+// turns it into a schedule-topic message: the level is clamped to `level_count`, REAL_TOPIC /
+// REAL_QID keep the destination, the topic becomes SCHEDULE_TOPIC_XXXX and the queue level - 1.
+// Edits `properties` only; the caller encodes them into msg->properties once, after its own
+// edits. Returns whether it parked. The store then records the due time (store time + delay) as
+// the unit's tags code.
+bool park_delayed_message(MessageToStore* msg, MessageProperties* properties, int32_t level_count);
 
 struct ScheduleMessageServiceOptions {
   std::vector<int64_t> delay_level_ms;  // messageDelayLevel, level 1 first

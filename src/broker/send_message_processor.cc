@@ -86,6 +86,16 @@ void SendMessageProcessor::handle(const transport::ConnectionPtr& conn, Remoting
                                     "': 1 to 127 characters of [%|a-zA-Z0-9_-] are allowed"));
     return;
   }
+  // Transactions are not served yet: a half message stored now would never be committed, rolled
+  // back or checked, so the application's message would silently never arrive. Refuse it, as
+  // RocketMQ refuses transactional sends on a broker that rejects them.
+  const int32_t transaction_type = h.sys_flag & format::kTransactionTypeMask;
+  if (transaction_type == format::kTransactionPrepared || find_property(h.properties, "TRAN_MSG") == "true") {
+    reply(request.make_response(rc::kNoPermission,
+                                "transactional messages are not supported by this broker yet (TRAN_MSG=true): "
+                                "nothing would commit, roll back or check the half message, so it was not stored"));
+    return;
+  }
   auto queues = resolve_topic_(h);
   if (!queues.is_ok()) {
     reply(request.make_response(send_error_code(queues.status()), queues.status().message()));
@@ -138,26 +148,35 @@ void SendMessageProcessor::handle(const transport::ConnectionPtr& conn, Remoting
     }
   } else {
     MessageToStore m = make(h.flag, std::move(request.body), h.properties);
-    if (m.topic.rfind(kRetryTopicPrefix, 0) == 0) {
-      const std::string group = m.topic.substr(kRetryTopicPrefix.size());
-      int32_t max = policy_.retry_max_times ? policy_.retry_max_times(group) : 16;
-      if (auto header_max = remoting::parse_decimal_int64(find_property(m.properties, "MAX_RECONSUME_TIMES"))) {
-        max = static_cast<int32_t>(std::clamp<int64_t>(*header_max, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()));
-      }
-      if (m.reconsume_times > max || (policy_.group_has_order_locks && policy_.group_has_order_locks(group))) {
-        if (policy_.ensure_dlq_topic) {
-          Status st = policy_.ensure_dlq_topic(group);
-          if (!st.is_ok()) {
-            reply(request.make_response(rc::kSystemError, "cannot create the dead-letter topic: " + st.message()));
-            return;
-          }
+    const bool retry_topic = m.topic.rfind(kRetryTopicPrefix, 0) == 0;
+    if (retry_topic || delay_level_of(m.properties) > 0) {
+      // The properties are rewritten once: parsed, edited, encoded.
+      MessageProperties properties(m.properties);
+      bool changed = false;
+      if (retry_topic) {
+        const std::string group = m.topic.substr(kRetryTopicPrefix.size());
+        int32_t max = policy_.retry_max_times ? policy_.retry_max_times(group) : 16;
+        if (auto header_max = remoting::parse_decimal_int64(properties.get("MAX_RECONSUME_TIMES"))) {
+          max = static_cast<int32_t>(std::clamp<int64_t>(*header_max, std::numeric_limits<int32_t>::min(),
+                                                         std::numeric_limits<int32_t>::max()));
         }
-        m.topic = dlq_topic(group);
-        m.queue_id = 0;
-        remove_property(&m.properties, "DELAY");
+        if (m.reconsume_times > max || (policy_.group_has_order_locks && policy_.group_has_order_locks(group))) {
+          if (policy_.ensure_dlq_topic) {
+            Status st = policy_.ensure_dlq_topic(group);
+            if (!st.is_ok()) {
+              reply(request.make_response(rc::kSystemError, "cannot create the dead-letter topic: " + st.message()));
+              return;
+            }
+          }
+          m.topic = dlq_topic(group);
+          m.queue_id = 0;
+          properties.erase("DELAY");
+          changed = true;
+        }
       }
+      changed = park_delayed_message(&m, &properties, policy_.delay_level_count) || changed;
+      if (changed) m.properties = properties.encode();
     }
-    park_delayed_message(&m, policy_.delay_level_count);
     msgs.push_back(std::move(m));
   }
   std::string transaction_id(find_property(h.properties, "UNIQ_KEY"));

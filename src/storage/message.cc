@@ -261,10 +261,54 @@ std::vector<std::pair<std::string_view, std::string_view>> parse_properties(std:
 }
 
 void append_property(std::string* props, std::string_view key, std::string_view value) {
+  if (!props->empty() && props->back() != kPropertySeparator) props->push_back(kPropertySeparator);
   props->append(key);
   props->push_back(kNameValueSeparator);
   props->append(value);
   props->push_back(kPropertySeparator);
+}
+
+MessageProperties::MessageProperties(std::string_view encoded) {
+  for (const auto& [key, value] : parse_properties(encoded)) entries_.emplace_back(key, value);
+}
+
+std::string_view MessageProperties::get(std::string_view key) const {
+  for (const auto& [k, v] : entries_) {
+    if (k == key) return v;
+  }
+  return {};
+}
+
+bool MessageProperties::contains(std::string_view key) const {
+  return std::any_of(entries_.begin(), entries_.end(), [&](const auto& e) { return e.first == key; });
+}
+
+void MessageProperties::set(std::string_view key, std::string_view value) {
+  if (value.empty()) return erase(key);
+  for (auto& [k, v] : entries_) {
+    if (k == key) {
+      v.assign(value);
+      return;
+    }
+  }
+  entries_.emplace_back(key, value);
+}
+
+void MessageProperties::set_if_absent(std::string_view key, std::string_view value) {
+  if (!value.empty() && !contains(key)) entries_.emplace_back(key, value);
+}
+
+void MessageProperties::erase(std::string_view key) {
+  std::erase_if(entries_, [&](const auto& e) { return e.first == key; });
+}
+
+std::string MessageProperties::encode() const {
+  size_t size = 0;
+  for (const auto& [k, v] : entries_) size += k.size() + v.size() + 2;
+  std::string out;
+  out.reserve(size);
+  for (const auto& [k, v] : entries_) append_property(&out, k, v);
+  return out;
 }
 
 int64_t tags_code_of(std::string_view props) {
@@ -273,8 +317,9 @@ int64_t tags_code_of(std::string_view props) {
   return java_string_hash(tags);
 }
 
-int32_t delay_level_of(std::string_view props) {
-  std::string_view text = find_property(props, "DELAY");
+int32_t delay_level_of(std::string_view props) { return parse_delay_level(find_property(props, "DELAY")); }
+
+int32_t parse_delay_level(std::string_view text) {
   if (text.empty() || text.size() > 9) return 0;
   int32_t level = 0;
   for (char c : text) {

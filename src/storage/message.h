@@ -103,7 +103,36 @@ bool is_legal_topic_name(std::string_view topic);
 // Value of `key` in an encoded properties string, or empty view if absent.
 std::string_view find_property(std::string_view properties, std::string_view key);
 std::vector<std::pair<std::string_view, std::string_view>> parse_properties(std::string_view properties);
+// Appends one `key 0x01 value 0x02` pair. A string whose last pair has no closing 0x02 (the Java
+// client 4.9.8 writes none) gets one first, so the new pair never runs into the previous value.
 void append_property(std::string* properties, std::string_view key, std::string_view value);
+
+// A stored message's properties, parsed once for a rewrite (send-back, delay levels, retries,
+// dead-letter resend, transaction commit) and encoded once. Parsing follows facts §5.4 (a pair
+// needs a non-empty key and value, a later duplicate replaces an earlier one, a missing final
+// 0x02 is fine); encode() writes every pair with its closing 0x02, in the original order, with
+// new keys at the end. Invariant: MessageProperties(p.encode()) holds the same pairs as p for
+// any keys and values free of 0x01 and 0x02 (the separators; nothing else is reserved).
+class MessageProperties {
+ public:
+  MessageProperties() = default;
+  explicit MessageProperties(std::string_view encoded);
+
+  // Value of `key`, or an empty view when absent. Valid until the next change.
+  std::string_view get(std::string_view key) const;
+  bool contains(std::string_view key) const;
+  // Replaces the value in place, or appends the pair when the key is new. An empty value erases
+  // the key: the format cannot carry one.
+  void set(std::string_view key, std::string_view value);
+  void set_if_absent(std::string_view key, std::string_view value);
+  void erase(std::string_view key);
+
+  const std::vector<std::pair<std::string, std::string>>& entries() const { return entries_; }
+  std::string encode() const;
+
+ private:
+  std::vector<std::pair<std::string, std::string>> entries_;
+};
 
 // tagsCode of a message (facts §5.5): Java hashCode of TAGS, 0 without tags.
 int64_t tags_code_of(std::string_view properties);
@@ -112,6 +141,8 @@ int64_t tags_code_of(std::string_view properties);
 inline constexpr std::string_view kScheduleTopicName = "SCHEDULE_TOPIC_XXXX";
 // The DELAY property of a message as a level (0 when absent, malformed or not positive).
 int32_t delay_level_of(std::string_view properties);
+// A DELAY value as a level (0 when empty, malformed or not positive).
+int32_t parse_delay_level(std::string_view value);
 // When a schedule-topic record is due: its store time plus the delay of its level (DELAY, else
 // queue id + 1), the level clamped to the configured ones. This is the record's tags code.
 int64_t schedule_due_time(const RecordView& record, const std::vector<int64_t>& delay_level_ms);

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "base/coding.h"
 #include "base/hash.h"
 #include "storage/message_format.h"
@@ -188,6 +190,77 @@ TEST(Properties, EncodeParseFind) {
   auto parsed = parse_properties(tolerant);
   ASSERT_EQ(parsed.size(), 1u);
   EXPECT_EQ(parsed[0].second, "y");
+}
+
+// Every byte but the two separators, ASCII control characters, '=' ';' ':' and spaces included,
+// plus multi-byte UTF-8 (Java strings travel as UTF-8).
+std::string every_legal_character() {
+  std::string all;
+  for (int c = 0; c < 256; ++c) {
+    if (c != format::kNameValueSeparator && c != format::kPropertySeparator) all.push_back(static_cast<char>(c));
+  }
+  return all + "\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80";
+}
+
+TEST(MessageProperties, RoundTripsKeysAndValuesWithEveryLegalCharacter) {
+  const std::string all = every_legal_character();
+  MessageProperties props;
+  props.set("TAGS", "TagA");
+  props.set(all, all);
+  props.set("k", "v");  // the shortest pair the format carries
+  props.set("KEYS", "a b  c");
+  for (int c = 0; c < 256; ++c) {
+    if (c == format::kNameValueSeparator || c == format::kPropertySeparator) continue;
+    props.set(std::string("key") + static_cast<char>(c), std::string(1, static_cast<char>(c)));
+  }
+  const std::string encoded = props.encode();
+  EXPECT_EQ(MessageProperties(encoded).entries(), props.entries());
+  EXPECT_EQ(MessageProperties(encoded).encode(), encoded) << "encoding is stable";
+  EXPECT_EQ(find_property(encoded, all), all);
+  EXPECT_EQ(find_property(encoded, "TAGS"), "TagA");
+  EXPECT_EQ(parse_properties(encoded).size(), props.entries().size());
+}
+
+TEST(MessageProperties, EditsAJavaEncodedStringWithoutRunningPairsTogether) {
+  // The Java client 4.9.8 ends its properties string without a final 0x02.
+  const std::string java("TAGS\x01TagA\x02KEYS\x01k1 k2\x02UNIQ_KEY\x01ID1\x02user\x01x=y");
+  MessageProperties props(java);
+  props.set_if_absent("RETRY_TOPIC", "TopicA");
+  props.set_if_absent("UNIQ_KEY", "NOT-USED");
+  props.set("TAGS", "TagB");
+  props.erase("KEYS");
+  const std::string encoded = props.encode();
+  EXPECT_EQ(encoded, std::string("TAGS\x01TagB\x02UNIQ_KEY\x01ID1\x02user\x01x=y\x02RETRY_TOPIC\x01TopicA\x02"));
+  // append_property closes the previous pair first.
+  std::string appended = java;
+  append_property(&appended, "RETRY_TOPIC", "TopicA");
+  EXPECT_EQ(find_property(appended, "user"), "x=y");
+  EXPECT_EQ(find_property(appended, "RETRY_TOPIC"), "TopicA");
+  // An empty value cannot be carried: set() with one erases the key.
+  props.set("user", "");
+  EXPECT_FALSE(props.contains("user"));
+  props.set_if_absent("empty", "");
+  EXPECT_FALSE(props.contains("empty"));
+}
+
+TEST(MessageProperties, RandomPropertySetsRoundTrip) {
+  std::mt19937 rng(20261204);
+  const std::string all = every_legal_character();
+  for (int round = 0; round < 500; ++round) {
+    MessageProperties props;
+    const int n = static_cast<int>(rng() % 12);
+    for (int i = 0; i < n; ++i) {
+      auto word = [&] {
+        std::string w;
+        const size_t len = 1 + rng() % 8;
+        for (size_t j = 0; j < len; ++j) w.push_back(all[rng() % all.size()]);
+        return w;
+      };
+      props.set(word(), word());
+    }
+    const std::string encoded = props.encode();
+    ASSERT_EQ(MessageProperties(encoded).entries(), props.entries()) << "round " << round;
+  }
 }
 
 TEST(MessageId, OffsetMessageIdRoundTrip) {

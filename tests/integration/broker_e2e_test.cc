@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -61,6 +62,7 @@ class BrokerE2ETest : public ::testing::Test {
     c.store_path_root_dir = dir_;
     c.mapped_file_size_commit_log = 8 << 20;
     c.flush_consumer_offset_interval_ms = 200;
+    if (!delay_levels_.empty()) c.message_delay_level = delay_levels_;
     BrokerRuntimeOptions runtime;
     runtime.listen_host = "127.0.0.1";
     broker_ = std::make_unique<BrokerController>(Env::posix(), c, runtime);
@@ -130,7 +132,19 @@ class BrokerE2ETest : public ::testing::Test {
     return hb.dump();
   }
 
+  // Waits (up to 15 s) for the record at `offset` of topic/queue 0 and returns it.
+  std::string wait_record(const std::string& group, const std::string& topic, int64_t offset) {
+    for (int i = 0; i < 150; ++i) {
+      RemotingCommand pulled = call(addr_, ts::pull(group, topic, 0, offset, 1, 0, 0));
+      if (pulled.code == rc::kSuccess && !pulled.body.empty()) return pulled.body;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "no record at " << topic << " offset " << offset;
+    return {};
+  }
+
   std::string dir_, ns_addr_, addr_;
+  std::string delay_levels_;  // messageDelayLevel for the next start_broker(), "" = default
   uint16_t port_ = 0;
   std::unique_ptr<namesrv::NameServer> ns_;
   std::unique_ptr<BrokerController> broker_;
@@ -285,6 +299,102 @@ TEST_F(BrokerE2ETest, HeartbeatListsConsumersAndCreatesRetryTopic) {
   EXPECT_EQ(parsed["consumerIdList"][0], "127.0.0.1@e2e");
   // The group's retry topic exists once it has sent a heartbeat, and is routed.
   EXPECT_TRUE(route_has_broker("%RETRY%hb_group"));
+}
+
+// The Java client 4.9.8's sequence of CONSUMER_SEND_MSG_BACK requests for a message that always
+// fails with maxReconsumeTimes 2: first naming the original in its topic, then the retry copies in
+// %RETRY%<group> by their commit-log offsets (originMsgId = UNIQ_KEY, originTopic = the original
+// topic, delayLevel 0), until the copy lands in %DLQ%<group>. The message's properties string is
+// written as that client writes it (no 0x02 after the last pair). Every property of every copy is
+// compared with RocketMQ's rules: body, tags, keys, user properties and UNIQ_KEY unchanged;
+// RETRY_TOPIC = the original topic and ORIGIN_MESSAGE_ID = the original's offset msgId, set once.
+TEST_F(BrokerE2ETest, JavaClientSendBackSequenceKeepsEveryPropertyThroughRetriesAndDeadLetter) {
+  broker_->stop();
+  broker_.reset();
+  delay_levels_ = "1s 1s 1s 1s 1s";  // the levels 3 and 4 a first and second retry wait
+  ASSERT_NO_FATAL_FAILURE(start_broker());
+  const std::string topic = "PaymentEvents", group = "ledger_group", uniq = "7F000001A1B200000000000000000042";
+  RemotingCommand hb = RemotingCommand::make_request(req::kHeartBeat);
+  hb.body = heartbeat_body("127.0.0.1@java-sequence", group, topic);
+  ASSERT_EQ(call(addr_, hb).code, rc::kSuccess);
+
+  const std::string user_value = "a=b;c:d e\t%|{}\"'\xe4\xb8\xad";
+  const std::string java_properties = "KEYS\x01order-7 order-8\x02UNIQ_KEY\x01" + uniq +
+                                      "\x02WAIT\x01true\x02" "biz.note\x01" + user_value + "\x02TAGS\x01TagPay";
+  RemotingCommand send_request = ts::send_v2(topic, 0, std::string("pay\0load", 8), "", "", "");
+  send_request.set_ext("i", java_properties);
+  RemotingCommand sent = call(addr_, send_request);
+  ASSERT_EQ(sent.code, rc::kSuccess) << sent.remark.value_or("");
+  const std::string offset_msg_id(sent.ext("msgId").value_or(""));
+  ASSERT_EQ(offset_msg_id.size(), 32u);
+
+  // Kept unchanged by every copy. (WAIT is not: the delay service stores the copy it delivers
+  // under the full durability contract and drops the entry, which means the same as WAIT=true.)
+  const std::map<std::string, std::string> unchanged = {
+      {"KEYS", "order-7 order-8"}, {"UNIQ_KEY", uniq}, {"biz.note", user_value}, {"TAGS", "TagPay"}};
+  auto check_copy = [&](const std::string& body, const std::string& where, int32_t reconsume_times,
+                        const std::map<std::string, std::string>& extra) -> int64_t {
+    bool ok = false;
+    auto recs = ts::decode_records(body, &ok);
+    EXPECT_TRUE(ok) << where;
+    if (recs.size() != 1) {
+      ADD_FAILURE() << where << ": " << recs.size() << " records";
+      return -1;
+    }
+    const RecordView& r = recs[0];
+    EXPECT_EQ(r.body, std::string("pay\0load", 8)) << where;
+    EXPECT_EQ(r.reconsume_times, reconsume_times) << where;
+    std::map<std::string, std::string> expected = unchanged;
+    expected.insert(extra.begin(), extra.end());
+    std::map<std::string, std::string> actual;
+    const MessageProperties properties(r.properties);
+    for (const auto& [k, v] : properties.entries()) actual[k] = v;
+    EXPECT_EQ(actual, expected) << where;
+    EXPECT_EQ(tags_code_of(r.properties), tags_code_of("TAGS\x01TagPay")) << where;
+    return r.physical_offset;
+  };
+  auto send_back = [&](int64_t physical_offset) {
+    RemotingCommand r = RemotingCommand::make_request(req::kConsumerSendMsgBack);
+    r.set_ext_int("offset", physical_offset);
+    r.set_ext("group", group);
+    r.set_ext_int("delayLevel", 0);
+    r.set_ext("originMsgId", uniq);
+    r.set_ext("originTopic", topic);
+    r.set_ext("unitMode", "false");
+    r.set_ext_int("maxReconsumeTimes", 2);
+    RemotingCommand resp = call(addr_, r);
+    EXPECT_EQ(resp.code, rc::kSuccess) << resp.remark.value_or("");
+  };
+
+  const int64_t original = check_copy(wait_record(group, topic, 0), "original", 0, {{"WAIT", "true"}});
+  ASSERT_GE(original, 0);
+  const std::map<std::string, std::string> retry_props = {{"RETRY_TOPIC", topic},
+                                                          {"ORIGIN_MESSAGE_ID", offset_msg_id},
+                                                          {"REAL_TOPIC", "%RETRY%" + group},
+                                                          {"REAL_QID", "0"}};
+  send_back(original);
+  const int64_t first = check_copy(wait_record(group, "%RETRY%" + group, 0), "first retry", 1, retry_props);
+  ASSERT_GE(first, 0);
+  send_back(first);
+  const int64_t second = check_copy(wait_record(group, "%RETRY%" + group, 1), "second retry", 2, retry_props);
+  ASSERT_GE(second, 0);
+  send_back(second);  // reconsumeTimes 2 = maxReconsumeTimes: the dead-letter queue, at once
+  check_copy(wait_record(group, "%DLQ%" + group, 0), "dead letter", 3, retry_props);
+}
+
+TEST_F(BrokerE2ETest, TransactionalHalfMessageIsRefusedUntilTransactionsExist) {
+  ASSERT_EQ(send("Ledger", 0, "before").code, rc::kSuccess);
+  RemotingCommand half = ts::send_v2("Ledger", 0, "half", "T", "k", "7F000001A1B200000000000000000099");
+  half.set_ext("i", std::string(half.ext("i").value_or("")) + "TRAN_MSG\x01true\x02PGROUP\x01pg\x02");
+  half.set_ext_int("f", 0x4);  // sysFlag: PREPARED
+  RemotingCommand resp = call(addr_, half);
+  EXPECT_EQ(resp.code, rc::kNoPermission);
+  EXPECT_NE(resp.remark.value_or("").find("transactional messages are not supported"), std::string::npos)
+      << resp.remark.value_or("");
+  // Nothing was stored, and plain messages to the same topic still go through.
+  ASSERT_EQ(send("Ledger", 0, "after").code, rc::kSuccess);
+  broker_->store()->wait_dispatched(broker_->store()->confirmed_offset());
+  EXPECT_EQ(header_int(call(addr_, offset_request(req::kGetMaxOffset, "Ledger", 0)), "offset"), 2);
 }
 
 TEST_F(BrokerE2ETest, CleanStopUnregistersFromNameServer) {
