@@ -23,13 +23,15 @@ build-asan: deps
 	cmake --build $(ASAN_DIR) -j$(JOBS) --target asan_tests
 
 test: build build-asan
-	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) -L 'unit|crash|integration|compat|fuzz'
+	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) -L 'unit|crash|integration|compat|java|fuzz'
 	cd $(ASAN_DIR) && ctest --output-on-failure -j$(JOBS) -L 'asan'
 
-# Name server (127.0.0.1:9876) and broker (127.0.0.1:10911) in one process, data in ./data.
-# Ctrl-C stops it cleanly. Extra flags: make run ARGS='flushDiskType=ASYNC_FLUSH'.
+# Name server (127.0.0.1:9876) and broker (127.0.0.1:10911) in one process, data in $(DATA).
+# Ctrl-C stops it cleanly. Another data folder: make run DATA=/var/lib/holdfast. Broker keys:
+# make run ARGS='flushDiskType=ASYNC_FLUSH'.
+DATA ?= ./data
 run: build
-	./$(BUILD_DIR)/bin/holdfast standalone --data ./data $(ARGS)
+	./$(BUILD_DIR)/bin/holdfast standalone --data '$(DATA)' $(ARGS)
 
 # Installs the holdfast binary, include/holdfast/*.h and the client library with its CMake package
 # (find_package(holdfast) -> holdfast::client) under PREFIX: make install PREFIX=$$HOME/.local

@@ -107,10 +107,6 @@ std::string rule_name_servers(const ConfigValue& v) {
   return "";
 }
 
-std::string rule_host_port_or_empty(const ConfigValue& v) {
-  return str(v).empty() || is_host_port(str(v)) ? "" : "must be empty or host:port";
-}
-
 std::string rule_ip_or_empty(const ConfigValue& v) {
   unsigned char buf[16];
   const std::string& s = str(v);
@@ -123,6 +119,45 @@ std::string rule_delay_levels(const ConfigValue& v) {
   return parse_delay_levels(str(v)).is_ok()
              ? ""
              : "must be space-separated delays such as '1s 5m 2h' (units s, m, h, d)";
+}
+
+// Keys whose promise needs a feature this broker does not have yet. Accepting them and running
+// without the feature would break the promise silently (a SYNC_MASTER that acknowledges messages
+// one disk holds), so anything but the value that promises nothing is refused at start.
+std::string rule_no_replication_role(const ConfigValue& v) {
+  return str(v) == "ASYNC_MASTER"
+             ? ""
+             : "must be ASYNC_MASTER: replication is not implemented yet, so SYNC_MASTER and SLAVE would "
+               "promise a second copy that no broker makes";
+}
+
+std::string rule_no_replication_port(const ConfigValue& v) {
+  return std::get<int64_t>(v) == 0 ? "" : "must be 0: replication is not implemented yet, nothing would listen there";
+}
+
+std::string rule_no_replication_master(const ConfigValue& v) {
+  return str(v).empty() ? "" : "must be empty: replication is not implemented yet, nothing would copy from there";
+}
+
+std::string rule_no_slave_reads(const ConfigValue& v) {
+  return !std::get<bool>(v) ? "" : "must be false: replication is not implemented yet, there is no slave to read";
+}
+
+std::string rule_read_write_permission(const ConfigValue& v) {
+  return std::get<int64_t>(v) == 6 ? ""
+                                   : "must be 6 (read and write): a read-only or write-only broker is not "
+                                     "implemented yet, the value would be ignored";
+}
+
+// The transaction keys keep their defaults until transactions are served: a half message is
+// refused (send answers NO_PERMISSION), so no check-back would ever run on other values.
+std::function<std::string(const ConfigValue&)> rule_transaction_default(int64_t default_value) {
+  return [default_value](const ConfigValue& v) -> std::string {
+    return std::get<int64_t>(v) == default_value
+               ? ""
+               : "must keep its default " + std::to_string(default_value) +
+                     ": transactional messages are not implemented yet, the value would be ignored";
+  };
 }
 
 const char* role_name(BrokerRole role) {
@@ -158,21 +193,25 @@ void register_broker_config(ConfigRegistry& r, BrokerConfig* c) {
   r.add_int32("registerNameServerPeriod", &c->register_name_server_period_ms, 30000, 10000, 60000,
               "Milliseconds between registrations with every name server.");
   r.add_int32("brokerPermission", &c->broker_permission, 6, 0, 7,
-              "Permission bits registered for the broker's topics: 4 read, 2 write, 1 inherit.");
+              "Permission bits registered for the broker's topics: 4 read, 2 write, 1 inherit.")
+      .with_rule("6 only (not implemented yet)", rule_read_write_permission);
 
   r.begin_group("Replication");
   r.add_enum("brokerRole", &c->broker_role, BrokerRole::kAsyncMaster,
              {{"ASYNC_MASTER", BrokerRole::kAsyncMaster},
               {"SYNC_MASTER", BrokerRole::kSyncMaster},
               {"SLAVE", BrokerRole::kSlave}},
-             "SYNC_MASTER acknowledges a put once a slave has it, ASYNC_MASTER at once; SLAVE replicates.");
+             "SYNC_MASTER acknowledges a put once a slave has it, ASYNC_MASTER at once; SLAVE replicates.")
+      .with_rule("ASYNC_MASTER only (replication is not implemented yet)", rule_no_replication_role);
   r.add_int32("haListenPort", &c->ha_listen_port, 0, 0, 65535,
-              "Port the master serves replication on; 0 = listenPort + 1.");
+              "Port the master serves replication on; 0 = listenPort + 1.")
+      .with_rule("0 only (replication is not implemented yet)", rule_no_replication_port);
   r.add_string("haMasterAddress", &c->ha_master_address, "",
                "Slave only: master's HA host:port; empty = learnt from the name server.")
-      .with_rule("empty or host:port", rule_host_port_or_empty);
+      .with_rule("empty only (replication is not implemented yet)", rule_no_replication_master);
   r.add_bool("slaveReadEnable", &c->slave_read_enable, false,
-             "Whether a slave serves pulls.");
+             "Whether a slave serves pulls.")
+      .with_rule("false only (replication is not implemented yet)", rule_no_slave_reads);
 
   r.begin_group("Storage");
   r.add_string("storePathRootDir", &c->store_path_root_dir, home_dir() + "/store",
@@ -258,11 +297,14 @@ void register_broker_config(ConfigRegistry& r, BrokerConfig* c) {
 
   r.begin_group("Transactions");
   r.add_int64("transactionCheckInterval", &c->transaction_check_interval_ms, 30000, 1, kInt64Max,
-              "Milliseconds between check-back scans of half messages (RocketMQ 5.x value).");
+              "Milliseconds between check-back scans of half messages (RocketMQ 5.x value).")
+      .with_rule("the default only (transactions are not implemented yet)", rule_transaction_default(30000));
   r.add_int64("transactionTimeOut", &c->transaction_timeout_ms, 6000, 0, kInt64Max,
-              "Milliseconds after a half message's birth before it is first checked.");
+              "Milliseconds after a half message's birth before it is first checked.")
+      .with_rule("the default only (transactions are not implemented yet)", rule_transaction_default(6000));
   r.add_int32("transactionCheckMax", &c->transaction_check_max, 15, 1, kInt32Max,
-              "Check-backs before a half message is discarded.");
+              "Check-backs before a half message is discarded.")
+      .with_rule("the default only (transactions are not implemented yet)", rule_transaction_default(15));
 
   // RocketMQ keys operators' files often carry that Holdfast does not implement. The store-path
   // ones come from widely copied example files; RocketMQ itself ignores them.

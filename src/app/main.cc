@@ -105,7 +105,8 @@ int run_standalone(holdfast::BrokerConfig config, const std::string& host, int n
   }
   std::printf("Holdfast standalone: name server %s, broker %s, data in %s, %s\n", ns_addr.c_str(),
               broker.address().c_str(), data.c_str(), sync ? "SYNC_FLUSH" : "ASYNC_FLUSH");
-  std::printf("Try it: build/bin/send_load --addr %s --topic TryIt --seconds 5\n", broker.address().c_str());
+  std::printf("Try it: holdfast admin send -n %s -t TryIt -p 'hello'\n", ns_addr.c_str());
+  std::printf("        holdfast admin consume -n %s -t TryIt\n", ns_addr.c_str());
   std::printf("   or, with RocketMQ's tools: NAMESRV_ADDR=%s sh bin/tools.sh "
               "org.apache.rocketmq.example.quickstart.Producer\n", ns_addr.c_str());
   std::printf("Ctrl-C stops it.\n");
