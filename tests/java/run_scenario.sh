@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Runs one Java-client scenario (a main class in this folder) with the stock Apache RocketMQ 4.9.8 Java
+# client against a broker this script starts on free ports, then stops that broker, whatever happened.
+#
+# Usage: run_scenario.sh SCENARIO_CLASS [holdfast-only]
+# Env:
+#   HOLDFAST_JAVA_TARGET     holdfast (default) or rocketmq: which broker the scenario talks to
+#   HOLDFAST_BIN             the holdfast binary (target holdfast)
+#   HOLDFAST_ROCKETMQ_HOME   the Apache RocketMQ 4.9.8 peer (its client classpath; the broker for target rocketmq);
+#                            when unset: HOLDFAST_ROCKETMQ_HOME_DEFAULT (set by CMake), else ../shared beside the repo
+#   HOLDFAST_JAVA_CLASSES    where the scenarios are compiled to (default: a folder under TMPDIR)
+#   HOLDFAST_JAVA_BUDGET     seconds the scenario itself may run (default 100)
+#   HOLDFAST_JAVA_KEEP=1     keep the data folder even when the scenario passes
+# Exit: 0 passed, 1 failed, 77 skipped (no RocketMQ peer, hence no stock Java client).
+set -uo pipefail
+
+readonly kSkip=77
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly here
+scenario="${1:?usage: run_scenario.sh SCENARIO_CLASS [holdfast-only]}"
+holdfast_only="${2:-}"
+target="${HOLDFAST_JAVA_TARGET:-holdfast}"
+peer="${HOLDFAST_ROCKETMQ_HOME:-${HOLDFAST_ROCKETMQ_HOME_DEFAULT:-$here/../../../shared/peers/rocketmq-4.9.8}}"
+budget="${HOLDFAST_JAVA_BUDGET:-100}"
+
+say() { printf '[driver] %s\n' "$*"; }
+skip() {
+  echo "SKIPPED: Apache RocketMQ 4.9.8 not found at $peer (the stock Java client comes from it)${1:+: $1}"
+  exit "$kSkip"
+}
+
+case "$target" in
+  holdfast) ;;
+  rocketmq)
+    if [ "$holdfast_only" = holdfast-only ]; then
+      echo "SKIPPED: $scenario runs against Holdfast only (it checks a refusal RocketMQ does not make)"
+      exit "$kSkip"
+    fi ;;
+  *) echo "HOLDFAST_JAVA_TARGET must be holdfast or rocketmq, not '$target'" >&2; exit 2 ;;
+esac
+
+[ -f "$peer/bin/env.sh" ] || skip
+work="$(mktemp -d "${TMPDIR:-/tmp}/holdfast-java-$scenario-XXXXXX")" || exit 1
+# The client JVM (and, for target rocketmq, the servers) keep logs and state under RMQ_DATA.
+export RMQ_DATA="$work/rocketmq"
+# shellcheck source=/dev/null
+if ! source "$peer/bin/env.sh" >"$work/env.log" 2>&1; then
+  cat "$work/env.log"
+  rm -rf "$work"
+  skip "its env.sh failed (output above)"
+fi
+peer="$(cd "$peer" && pwd)"
+if ! command -v javac >/dev/null; then
+  rm -rf "$work"
+  echo "SKIPPED: javac not found (install openjdk-17-jdk-headless); the scenarios are compiled with it"
+  exit "$kSkip"
+fi
+
+server_pid=""
+scenario_pid=""
+rocketmq_started=0
+status=1
+# shellcheck disable=SC2317  # called by the EXIT trap
+cleanup() {
+  trap - EXIT INT TERM
+  if [ -n "$scenario_pid" ] && kill -0 "$scenario_pid" 2>/dev/null; then
+    kill -TERM "$scenario_pid" 2>/dev/null  # timeout(1) passes it on to the JVM
+    wait "$scenario_pid" 2>/dev/null
+  fi
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$server_pid" 2>/dev/null; then
+      say "holdfast still running 5 s after SIGTERM; sending SIGKILL"
+      kill -KILL "$server_pid" 2>/dev/null
+    fi
+    wait "$server_pid" 2>/dev/null
+  fi
+  if [ "$rocketmq_started" = 1 ]; then
+    "$peer/bin/stop.sh" >>"$work/stop.log" 2>&1 || say "stop.sh failed, see $work/stop.log"
+  fi
+  if [ "$status" = 0 ] && [ "${HOLDFAST_JAVA_KEEP:-0}" != 1 ]; then
+    rm -rf "$work"
+  else
+    say "data, broker and client logs kept in $work"
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'say "interrupted"; status=1; exit 1' INT TERM
+
+# ---- compile: once per source change, shared by concurrently running scenarios ------------------------
+classes="${HOLDFAST_JAVA_CLASSES:-${TMPDIR:-/tmp}/holdfast-java-classes}"
+mkdir -p "$classes" || exit 1
+(
+  flock 9
+  stamp="$classes/.compiled"
+  if [ ! -f "$stamp" ] || [ -n "$(find "$here" -maxdepth 1 -name '*.java' -newer "$stamp")" ]; then
+    rm -rf "$classes/holdfast"
+    javac -encoding UTF-8 -Xlint:-options -cp "$RMQ_CP" -d "$classes" "$here"/*.java || exit 1
+    touch "$stamp"
+  fi
+) 9>"$classes/.lock" || { say "javac failed"; exit 1; }
+
+# ---- free ports: RocketMQ's broker also opens BROKER_PORT-2 and BROKER_PORT+1 -------------------------
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pick_port() {  # a port P with P-2 .. P+1 all closed
+  local p
+  for _ in $(seq 1 200); do
+    p=$(( 20000 + RANDOM % 30000 ))
+    if ! port_open "$p" && ! port_open $((p - 2)) && ! port_open $((p - 1)) && ! port_open $((p + 1)); then
+      echo "$p"; return 0
+    fi
+  done
+  return 1
+}
+namesrv_port="$(pick_port)" || { say "no free port"; exit 1; }
+broker_port="$(pick_port)" || { say "no free port"; exit 1; }
+while [ $((broker_port - namesrv_port)) -le 3 ] && [ $((namesrv_port - broker_port)) -le 3 ]; do
+  broker_port="$(pick_port)" || exit 1
+done
+namesrv="127.0.0.1:$namesrv_port"
+
+# ---- start the broker under test ------------------------------------------------------------------------
+if [ "$target" = holdfast ]; then
+  bin="${HOLDFAST_BIN:-}"
+  [ -x "$bin" ] || { say "HOLDFAST_BIN='$bin' is not an executable"; exit 1; }
+  "$bin" standalone --data "$work/data" --host 127.0.0.1 --namesrv-port "$namesrv_port" \
+    --broker-port "$broker_port" >"$work/holdfast.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 300); do
+    grep -q '^Holdfast standalone:' "$work/holdfast.log" && break
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! grep -q '^Holdfast standalone:' "$work/holdfast.log"; then
+    say "holdfast did not start:"; tail -20 "$work/holdfast.log"; exit 1
+  fi
+  say "$(grep '^Holdfast standalone:' "$work/holdfast.log")"
+else
+  export NAMESRV_PORT="$namesrv_port" BROKER_PORT="$broker_port"
+  rocketmq_started=1
+  if ! "$peer/bin/start-namesrv.sh" >"$work/start.log" 2>&1 \
+     || ! "$peer/bin/start-broker.sh" SYNC_FLUSH fresh >>"$work/start.log" 2>&1; then
+    say "RocketMQ did not start:"; cat "$work/start.log"; exit 1
+  fi
+  say "Apache RocketMQ 4.9.8: name server $namesrv, broker 127.0.0.1:$broker_port, SYNC_FLUSH, data in $RMQ_DATA"
+fi
+
+# ---- the scenario ---------------------------------------------------------------------------------------
+say "running $scenario against $target (budget ${budget} s)"
+# In the background, so a TERM or INT to this script is handled at once rather than after the scenario.
+timeout -k 5 "$budget" "${RMQ_JAVA_CMD[@]}" -cp "$RMQ_CP:$classes" "holdfast.javatest.$scenario" \
+  "$namesrv" "$target" &
+scenario_pid=$!
+wait "$scenario_pid"
+status=$?
+scenario_pid=""
+[ "$status" = 124 ] && say "$scenario did not finish within $budget s"
+[ "$status" = 0 ] || status=1
+exit "$status"
