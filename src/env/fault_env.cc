@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/sync_point.h"
+
 namespace holdfast {
 namespace {
 
@@ -249,6 +251,7 @@ class FaultFile final : public File {
       : state_(std::move(state)), inode_(std::move(inode)), path_(std::move(path)) {}
 
   Status write_at(uint64_t offset, const char* data, size_t n) override {
+    HF_SYNC_POINT("fault_env.write.before");
     Guard guard(state_->mu);
     if (state_->frozen) return state_->frozen_error("pwrite", path_);
     if (state_->pending_write_failures > 0) {
@@ -275,6 +278,7 @@ class FaultFile final : public File {
   }
 
   Status sync() override {
+    HF_SYNC_POINT("fault_env.fdatasync.before");
     std::unique_lock<std::mutex> lock(state_->mu);
     // wait() releases the mutex, so a stalled sync does not stall writers or readers.
     state_->syncs_unblocked.wait(lock, [this] { return !state_->syncs_blocked || state_->frozen; });
@@ -507,6 +511,7 @@ Status FaultEnv::rename_file(const std::string& from, const std::string& to) {
 }
 
 Status FaultEnv::sync_dir(const std::string& path) {
+  HF_SYNC_POINT("fault_env.sync_dir.before");
   const std::string p = normalize(path);
   Guard guard(state_->mu);
   if (state_->frozen) return state_->frozen_error("fsync dir", p);

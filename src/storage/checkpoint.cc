@@ -5,6 +5,7 @@
 
 #include "base/coding.h"
 #include "base/hash.h"
+#include "base/sync_point.h"
 
 namespace holdfast {
 namespace {
@@ -56,7 +57,10 @@ Result<StoreCheckpoint> decode_checkpoint(const std::string& b) {
 }
 
 Status write_checkpoint(Env* env, const std::string& path, const StoreCheckpoint& ckpt) {
-  return write_file_atomically(env, path, encode_checkpoint(ckpt));
+  HF_SYNC_POINT("checkpoint.write.before");
+  Status st = write_file_atomically(env, path, encode_checkpoint(ckpt));
+  HF_SYNC_POINT("checkpoint.write.after");
+  return st;
 }
 
 Result<StoreCheckpoint> read_checkpoint(Env* env, const std::string& path) {

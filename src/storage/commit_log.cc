@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "base/logging.h"
+#include "base/sync_point.h"
 
 namespace holdfast {
 
@@ -114,7 +115,9 @@ Status CommitLog::write(int64_t offset, const char* data, size_t n) {
   HF_CHECK(offset + static_cast<int64_t>(n) <= start + segment_size_,
            "write crosses a segment end at ", offset, "+", n);
   HF_ASSIGN_OR_RETURN(auto seg, get_or_create(start));
+  HF_SYNC_POINT("commit_log.write.before");
   Status st = seg->file->write_at(static_cast<uint64_t>(offset - start), data, n);
+  HF_SYNC_POINT("commit_log.write.after");
   // Mark dirty only after the bytes are written: a flusher that clears the flag while this write
   // is still in progress would otherwise skip the sync that has to cover it.
   seg->dirty.store(true, std::memory_order_release);
@@ -137,7 +140,9 @@ Status CommitLog::sync_through(int64_t offset) {
   for (auto& seg : to_sync) {
     // Clear before syncing: a write racing with this sync sets it again for the next round.
     seg->dirty.store(false, std::memory_order_release);
+    HF_SYNC_POINT("commit_log.fdatasync.before");
     Status st = seg->file->sync();
+    HF_SYNC_POINT("commit_log.fdatasync.after");
     if (!st.is_ok()) {
       seg->dirty.store(true);
       return st;

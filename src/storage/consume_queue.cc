@@ -6,6 +6,7 @@
 
 #include "base/coding.h"
 #include "base/logging.h"
+#include "base/sync_point.h"
 #include "storage/commit_log.h"
 
 namespace holdfast {
@@ -128,6 +129,7 @@ Status ConsumeQueue::flush_writes() {
   }
   pending_start_ += static_cast<int64_t>(pending_.size() / kUnitSize);
   pending_.clear();
+  HF_SYNC_POINT("consume_queue.publish.before");
   max_offset_.store(pending_start_, std::memory_order_release);
   return Status::ok();
 }
@@ -142,6 +144,7 @@ Status ConsumeQueue::sync() {
       if (it == files_.end()) continue;
       f = it->second;
     }
+    HF_SYNC_POINT("consume_queue.fdatasync.before");
     HF_RETURN_IF_ERROR(f->sync());
   }
   dirty_files_.clear();

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "base/logging.h"
+#include "base/sync_point.h"
 
 namespace holdfast {
 namespace layout = index_format;
@@ -139,6 +140,7 @@ Status IndexService::add(std::string_view topic, const std::vector<std::string_v
     key_hashes_.push_back(index_key_hash(key_buffer_));
   }
   if (!key_hashes_.empty()) {
+    HF_SYNC_POINT("index.add.before");
     std::unique_lock lock(mu_);
     for (int32_t hash : key_hashes_) {
       if (active() == nullptr || active()->full()) HF_RETURN_IF_ERROR(roll_locked());
@@ -154,7 +156,9 @@ Status IndexService::flush_writes() {
   IndexFile* f = active();
   if (f == nullptr || !f->has_unwritten_entries()) return Status::ok();
   // No lock while writing: the writer only reads what readers read; the lock is for the change.
+  HF_SYNC_POINT("index.write_entries.before");
   HF_RETURN_IF_ERROR(f->write_entries());
+  HF_SYNC_POINT("index.write_entries.after");
   {
     std::unique_lock lock(mu_);
     f->mark_entries_written();
@@ -176,6 +180,7 @@ Status IndexService::sync() {
   const IndexDurablePoint point = current_point();
   // Invariant: no add() runs until this returns (single writer), so `point` is what gets synced.
   for (const auto& f : to_sync) {
+    HF_SYNC_POINT("index.fdatasync.before");
     Status st = f->sync();
     if (!st.is_ok()) {
       fence_ = st;
@@ -192,6 +197,7 @@ Status IndexService::sync() {
       return st;
     }
   }
+  HF_SYNC_POINT("index.fdatasync.after");
   unsynced_sealed_.clear();
   active_unsynced_ = false;
   dir_unsynced_ = false;

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/sync_point.h"
 #include "env/fault_env.h"
 #include "storage/index_service.h"
 
@@ -64,6 +65,7 @@ TEST(IndexServiceCrash, RecoverToLastCheckpointAfterPowerLoss) {
   const IndexOptions options{16, 30};
   for (uint64_t seed = 1; seed <= 40; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
+    sync_point::enable_from_env(sync_point::kCrashNoiseEnv, seed);
     FaultEnv env(seed);
     std::mt19937_64 rng(seed);
     std::vector<Record> records;
@@ -108,6 +110,7 @@ TEST(IndexServiceCrash, RecoverToLastCheckpointAfterPowerLoss) {
       expect_index_matches(*index, records, INT64_MAX);
     }
   }
+  sync_point::disable();
 }
 
 TEST(IndexServiceCrash, SyncFailureFencesTheWriterButNotQueries) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "base/logging.h"
+#include "base/sync_point.h"
 #include "storage/checkpoint.h"
 #include "storage/message_format.h"
 
@@ -393,6 +394,7 @@ void MessageStore::write_group(std::unique_lock<std::mutex>& lock) {
   }
   appended_ = pos;
   lock.unlock();
+  HF_SYNC_POINT("store.group_write.before");
 
   Status st;
   size_t attempted = 0;
@@ -420,6 +422,7 @@ void MessageStore::write_group(std::unique_lock<std::mutex>& lock) {
     }
   }
 
+  HF_SYNC_POINT("store.group_write.after");
   lock.lock();
   if (!st.is_ok()) {
     std::string remark;
@@ -497,8 +500,10 @@ void MessageStore::flusher_loop() {
       if (!enough && !thorough) continue;
     }
     lock.unlock();
+    HF_SYNC_POINT("store.flush.before");
     Status st = log_->sync_through(target);
     fdatasync_count_.fetch_add(1, std::memory_order_relaxed);
+    HF_SYNC_POINT("store.flush.after");
     lock.lock();
     last_flush_us = env_->now_micros_monotonic();
     std::vector<FlushWaiter> ready;
@@ -526,6 +531,7 @@ void MessageStore::flusher_loop() {
     }
     if (sync_mode) publish_confirmed(target);
     lock.unlock();
+    HF_SYNC_POINT("store.flush.complete_puts");
     for (auto& w : ready) w.done(std::move(w.results));
     lock.lock();
   }

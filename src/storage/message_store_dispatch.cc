@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "base/logging.h"
+#include "base/sync_point.h"
 #include "storage/checkpoint.h"
 #include "storage/message_format.h"
 #include "storage/message_store.h"
@@ -100,6 +101,7 @@ Status MessageStore::dispatch_record(const RecordView& r) {
   if (options_.message_index_enable && tt != format::kTransactionRollback) {
     auto keys = index_keys_of(r.properties);
     if (!keys.empty()) {
+      HF_SYNC_POINT("store.dispatch.index_add.before");
       HF_RETURN_IF_ERROR(index_->add(r.topic, keys, r.physical_offset, r.store_timestamp));
     }
   }
@@ -177,8 +179,10 @@ Status MessageStore::dispatch_range(int64_t from, int64_t to, int64_t* reached, 
       break;
     }
     pos += static_cast<int64_t>(i);
+    HF_SYNC_POINT("store.dispatch.flush_writes.before");
     HF_RETURN_IF_ERROR(flush_dispatch_writes());
     if (!recovering) {
+      HF_SYNC_POINT("store.dispatch.publish.before");
       dispatched_.store(pos, std::memory_order_release);
       ArrivalListener listener;
       {
@@ -241,7 +245,9 @@ void MessageStore::dispatcher_loop() {
     }
     if (to > from) {
       int64_t reached = from;
+      HF_SYNC_POINT("store.dispatch.pass.before");
       Status st = dispatch_range(from, to, &reached, false, nullptr);
+      HF_SYNC_POINT("store.dispatch.pass.after");
       if (!st.is_ok()) {
         logger("storage")->error("dispatch stopped at {}: {}", reached, st.to_string());
         std::unique_lock<std::mutex> lock(dispatch_mu_);
@@ -267,6 +273,7 @@ void MessageStore::dispatcher_loop() {
     const int64_t now = env_->now_micros_monotonic();
     if (now - last_checkpoint_us_ >= options_.checkpoint_interval_ms * 1000) {
       last_checkpoint_us_ = now;
+      HF_SYNC_POINT("store.checkpoint.periodic");
       Status st = write_checkpoint_now();
       if (!st.is_ok()) logger("storage")->warn("checkpoint not written: {}", st.to_string());
     }
@@ -306,7 +313,9 @@ Status MessageStore::write_checkpoint_now() {
     HF_RETURN_IF_ERROR(cq->flush_writes());
     HF_RETURN_IF_ERROR(fence_on_failure(cq->sync()));
   }
+  HF_SYNC_POINT("store.checkpoint.index_sync.before");
   HF_RETURN_IF_ERROR(index_->sync());
+  HF_SYNC_POINT("store.checkpoint.write.before");
   StoreCheckpoint c;
   c.physic_msg_timestamp = last_flushed_timestamp_.load();
   c.logics_msg_timestamp = last_dispatched_timestamp_;

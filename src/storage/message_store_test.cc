@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "base/coding.h"
+#include "base/sync_point.h"
 #include "env/fault_env.h"
 #include "storage/commit_log.h"
 #include "storage/consume_queue.h"
@@ -577,6 +578,7 @@ TEST_F(MessageStoreTest, RetentionDeletesExpiredSegmentsAndMovesMinOffsets) {
 TEST_F(MessageStoreTest, CrashRecoveryTruncatesTornTailAndKeepsAcknowledged) {
   for (uint64_t seed = 1; seed <= 20; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
+    sync_point::enable_from_env(sync_point::kCrashNoiseEnv, seed);
     env_.crash(CrashMode::kDropUnsynced);
     options_.root_dir = "/store" + std::to_string(seed);
     open();
@@ -605,6 +607,7 @@ TEST_F(MessageStoreTest, CrashRecoveryTruncatesTornTailAndKeepsAcknowledged) {
     EXPECT_GE(store_->written_offset(), acked.back().physical_offset + acked.back().wrote_bytes);
     store_.reset();
   }
+  sync_point::disable();
 }
 
 }  // namespace

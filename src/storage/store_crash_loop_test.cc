@@ -1,7 +1,7 @@
 // Crash loop on FaultEnv: random topics, queues, sizes and flush modes; power loss at random
 // moments (including mid-flush); after each recovery every SYNC_FLUSH acknowledgement is present
 // byte for byte, the log is a clean prefix, consume queues and index agree with the log, and no
-// reader ever saw a record that the crash then took back. HOLDFAST_CRASH_RUNS sets the run count.
+// reader ever saw a record that the crash then took back. Environment variables: see the TEST below.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "base/sync_point.h"
 #include "env/fault_env.h"
 #include "storage/commit_log.h"
 #include "storage/message_format.h"
@@ -213,25 +214,33 @@ class CrashLoop {
   std::map<int64_t, std::string> seen_;
 };
 
+// HOLDFAST_CRASH_RUNS seeds from HOLDFAST_CRASH_FIRST_SEED (default 1), or the one seed
+// HOLDFAST_CRASH_SEED. HOLDFAST_CRASH_NOISE=1..3 adds scheduling noise at the store's sync points,
+// drawn from the seed (base/sync_point.h), so that a failing seed replays its interleaving often.
 TEST(StoreCrashLoop, AcknowledgedMessagesSurviveEveryCrash) {
   int runs = 200;
   if (const char* env = std::getenv("HOLDFAST_CRASH_RUNS")) runs = std::atoi(env);
   uint64_t first = 1;
+  if (const char* env = std::getenv("HOLDFAST_CRASH_FIRST_SEED")) first = std::strtoull(env, nullptr, 10);
   if (const char* env = std::getenv("HOLDFAST_CRASH_SEED")) {
     first = std::strtoull(env, nullptr, 10);
     runs = 1;
   }
   for (uint64_t seed = first; seed < first + static_cast<uint64_t>(runs); ++seed) {
-    SCOPED_TRACE("crash loop seed " + std::to_string(seed) + " (rerun: HOLDFAST_CRASH_SEED=" +
-                 std::to_string(seed) + ")");
+    const auto noise = static_cast<int>(sync_point::enable_from_env(sync_point::kCrashNoiseEnv, seed));
+    const std::string rerun = "HOLDFAST_CRASH_SEED=" + std::to_string(seed) +
+                              (noise > 0 ? " HOLDFAST_CRASH_NOISE=" + std::to_string(noise) : "");
+    SCOPED_TRACE("crash loop seed " + std::to_string(seed) + " (rerun: " + rerun + ")");
     // Printed before the run so that even an abort (HF_CHECK) names its seed.
     std::fprintf(stderr, "crash loop seed %llu\n", static_cast<unsigned long long>(seed));
     CrashLoop(seed).run();
     if (::testing::Test::HasFatalFailure()) {
-      ADD_FAILURE() << "crash loop failed with seed " << seed;
+      ADD_FAILURE() << "crash loop failed with seed " << seed << " (rerun: " << rerun << ")";
+      sync_point::disable();
       return;
     }
   }
+  sync_point::disable();
 }
 
 }  // namespace

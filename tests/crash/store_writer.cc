@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "crash_workload.h"
+#include "base/sync_point.h"
 #include "env/env.h"
 #include "storage/message_store.h"
 
@@ -45,6 +46,12 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   const int round = std::atoi(argv[2]);
+  // HOLDFAST_CRASH_NOISE (inherited from the test) adds scheduling noise at the store's sync
+  // points, seeded by the round and HOLDFAST_KILL_SEED.
+  const char* kill_seed = std::getenv("HOLDFAST_KILL_SEED");
+  holdfast::sync_point::enable_from_env(
+      holdfast::sync_point::kCrashNoiseEnv,
+      static_cast<uint64_t>(round) * 1000003u + (kill_seed ? std::strtoull(kill_seed, nullptr, 10) : 0));
   auto opened = holdfast::MessageStore::open(holdfast::Env::posix(), holdfast::crash::kill_test_options(dir));
   if (!opened.is_ok()) {
     std::fprintf(stderr, "store_writer: open %s failed: %s\n", dir.c_str(), opened.status().to_string().c_str());
