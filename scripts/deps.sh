@@ -8,14 +8,24 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+# The java tests (ctest -L java) compile against the stock RocketMQ 4.9.8 client of the peer in
+# ../shared when it is there: they need javac and the Debian jars that peer runs on.
+peer="$(cd "$(dirname "$0")/.." && pwd)/../shared/peers/rocketmq-4.9.8"
+if [ -d "$peer" ] && ! command -v javac >/dev/null 2>&1; then
+  dpkg-query -W -f='${Status}' openjdk-17-jdk-headless 2>/dev/null | grep -q "install ok installed" \
+    || missing+=(openjdk-17-jdk-headless)
 fi
-echo "installing: ${missing[*]}"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get install -y --no-install-recommends "${missing[@]}" || {
-  $SUDO apt-get update
-  $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
-}
+if [ ${#missing[@]} -ne 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y --no-install-recommends "${missing[@]}" || {
+    $SUDO apt-get update
+    $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+  }
+fi
+if [ -x "$peer/bin/deps.sh" ]; then
+  "$peer/bin/deps.sh" >/dev/null || echo "warning: $peer/bin/deps.sh failed; the java tests will be skipped" >&2
+fi
+exit 0

@@ -162,6 +162,7 @@ Status BrokerController::start() {
   send_policy.delay_level_count = delay_level_count;
   send_policy.retry_max_times = retry_max_times;
   send_policy.ensure_dlq_topic = ensure_dlq_topic;
+  send_policy.cluster_name = config_.broker_cluster_name;
   impl_->send = std::make_unique<broker::SendMessageProcessor>(
       store, store_options.store_host,
       broker::make_topic_resolver(topics), std::move(send_policy));

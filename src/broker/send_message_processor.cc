@@ -125,6 +125,9 @@ void SendMessageProcessor::handle(const transport::ConnectionPtr& conn, Remoting
     m.reconsume_times = h.reconsume_times;
     m.body = std::move(body);
     m.properties = std::move(properties);
+    // Appended, not re-encoded: a CLUSTER the producer sent is overridden (a later duplicate
+    // wins), and any rewrite below parses the duplicates into one.
+    if (!policy_.cluster_name.empty()) append_property(&m.properties, "CLUSTER", policy_.cluster_name);
     return m;
   };
   std::vector<MessageToStore> msgs;

@@ -47,6 +47,9 @@ struct SendRetryPolicy {
   std::function<Status(const std::string& group)> ensure_dlq_topic;
   // Whether the group holds unexpired queue locks (orderly consumption). Empty: never.
   std::function<bool(const std::string& group)> group_has_order_locks;
+  // brokerClusterName, added to every stored message as CLUSTER (as RocketMQ's broker does;
+  // facts §5.4). Empty: none.
+  std::string cluster_name;
 };
 
 class SendMessageProcessor {

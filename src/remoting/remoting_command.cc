@@ -249,9 +249,9 @@ Result<bool> RemotingCommand::get_bool(std::string_view key) const {
     }
     return true;
   };
-  if (equals_ci(*raw, "true")) return true;
-  if (equals_ci(*raw, "false")) return false;
-  return Status::invalid_argument("header field " + quoted(key) + " is not a boolean: " + quoted(*raw));
+  // Java's Boolean.parseBoolean, as RocketMQ's header decoder: anything but "true" is false.
+  // rocketmq-client-cpp sends "0" and "1".
+  return equals_ci(*raw, "true");
 }
 
 void RemotingCommand::set_ext_int(std::string_view key, int64_t value) {

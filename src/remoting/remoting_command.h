@@ -134,7 +134,8 @@ struct RemotingCommand {
   std::optional<std::string_view> ext(std::string_view key) const { return ext_fields.get(key); }
   Result<int32_t> get_int32(std::string_view key) const;
   Result<int64_t> get_int64(std::string_view key) const;
-  // "true"/"false", case-insensitive (what Java's Boolean.toString writes).
+  // True only for "true" in any case; anything else, "0" and "1" included, is false, as Java's
+  // Boolean.parseBoolean reads RocketMQ headers (rocketmq-client-cpp writes "0"/"1"). Absent = error.
   Result<bool> get_bool(std::string_view key) const;
   // Typed setters (distinct names: an overloaded set_ext(bool) would capture string literals).
   void set_ext(std::string_view key, std::string_view value) { ext_fields.set(key, value); }

@@ -347,8 +347,10 @@ TEST_F(AdminTest, SendConsumeAndBenchFromTheShell) {
 TEST_F(AdminTest, DlqListAndResend) {
   const std::string group = "dlq_group";
   std::vector<std::string> uniq = {"0A0000010000DEAD0000000000000001", "0A0000010000DEAD0000000000000002"};
+  std::vector<std::string> offset_ids;  // ORIGIN_MESSAGE_ID: the original's offset msgId
   for (size_t i = 0; i < uniq.size(); ++i) {
     RemotingCommand sent = send("DlqTopic", 0, "dead-" + std::to_string(i), "dk" + std::to_string(i), uniq[i]);
+    offset_ids.emplace_back(sent.ext("msgId").value_or(""));
     HostAddress host;
     int64_t offset = 0;
     ASSERT_TRUE(decode_offset_message_id(sent.ext("msgId").value_or(""), &host, &offset));
@@ -373,7 +375,7 @@ TEST_F(AdminTest, DlqListAndResend) {
     const DlqMessage& d = (*listed)[i];
     EXPECT_EQ(d.message.body, "dead-" + std::to_string(i));
     EXPECT_EQ(d.original_topic, "DlqTopic");
-    EXPECT_EQ(d.origin_msg_id, uniq[i]);
+    EXPECT_EQ(d.origin_msg_id, offset_ids[i]);
     EXPECT_EQ(d.message.msg_id, uniq[i]);
     EXPECT_EQ(d.message.reconsume_times, 1);
     EXPECT_EQ(d.resent, 0);

@@ -331,7 +331,8 @@ TEST_F(BrokerE2ETest, JavaClientSendBackSequenceKeepsEveryPropertyThroughRetries
   // Kept unchanged by every copy. (WAIT is not: the delay service stores the copy it delivers
   // under the full durability contract and drops the entry, which means the same as WAIT=true.)
   const std::map<std::string, std::string> unchanged = {
-      {"KEYS", "order-7 order-8"}, {"UNIQ_KEY", uniq}, {"biz.note", user_value}, {"TAGS", "TagPay"}};
+      {"KEYS", "order-7 order-8"}, {"UNIQ_KEY", uniq}, {"biz.note", user_value}, {"TAGS", "TagPay"},
+      {"CLUSTER", "E2ECluster"}};  // added by the broker to every stored message
   auto check_copy = [&](const std::string& body, const std::string& where, int32_t reconsume_times,
                         const std::map<std::string, std::string>& extra) -> int64_t {
     bool ok = false;
@@ -395,6 +396,72 @@ TEST_F(BrokerE2ETest, TransactionalHalfMessageIsRefusedUntilTransactionsExist) {
   ASSERT_EQ(send("Ledger", 0, "after").code, rc::kSuccess);
   broker_->store()->wait_dispatched(broker_->store()->confirmed_offset());
   EXPECT_EQ(header_int(call(addr_, offset_request(req::kGetMaxOffset, "Ledger", 0)), "offset"), 2);
+}
+
+// rocketmq-client-cpp 2.2.0 sending to a topic that does not exist yet: it reads TBW102's route
+// (request version 333: integer map keys unquoted), caps the queues at 4, then sends
+// SEND_MESSAGE_V2 with its own header shape — numbers as JSON numbers, its booleans k and m as
+// "0" / "1" (RocketMQ reads both as false), empty ONS fields. The TBW102 route is pinned byte for
+// byte in both key forms.
+TEST_F(BrokerE2ETest, ClientCppCreatesATopicThroughTbw102) {
+  ASSERT_TRUE(route_has_broker("TBW102"));
+  auto route = [&](const std::string& topic, int32_t version) {
+    RemotingCommand r = RemotingCommand::make_request(req::kGetRouteinfoByTopic);
+    r.version = version;
+    r.set_ext("topic", topic);
+    return call(ns_addr_, r);
+  };
+  RemotingCommand unknown = route("CppNewTopic", 333);
+  EXPECT_EQ(unknown.code, rc::kTopicNotExist);
+  const std::string broker_data = R"("brokerName":"broker-e2e","cluster":"E2ECluster","enableActingMaster":false}],)";
+  const std::string queue_data =
+      R"("filterServerTable":{},"queueDatas":[{"brokerName":"broker-e2e","perm":7,"readQueueNums":8,"topicSysFlag":0,"writeQueueNums":8}]})";
+  RemotingCommand old_form = route("TBW102", 333);
+  ASSERT_EQ(old_form.code, rc::kSuccess);
+  EXPECT_FALSE(old_form.remark.has_value());
+  EXPECT_EQ(old_form.body, R"({"brokerDatas":[{"brokerAddrs":{0:")" + addr_ + R"("},)" + broker_data + queue_data);
+  RemotingCommand new_form = route("TBW102", 401);
+  ASSERT_EQ(new_form.code, rc::kSuccess);
+  EXPECT_EQ(new_form.body, R"({"brokerDatas":[{"brokerAddrs":{"0":")" + addr_ + R"("},)" + broker_data + queue_data);
+
+  for (const char* batch : {"0", "1"}) {
+    RemotingCommand r = RemotingCommand::make_request(req::kSendMessageV2);
+    r.version = 333;
+    r.language = remoting::LanguageCode::kCpp;
+    r.ext_fields.set("a", "cpp_producer_group");
+    r.ext_fields.set("b", "CppNewTopic");
+    r.ext_fields.set("c", "TBW102");
+    r.set_ext_int("d", 4);
+    r.set_ext_int("e", 1);
+    r.set_ext_int("f", 0);
+    r.set_ext("g", "1700000000123");
+    r.set_ext_int("h", 0);
+    r.set_ext("i", std::string("TAGS\x01TagC\x02KEYS\x01") + "cpp-" + batch + "\x02WAIT\x01true\x02");
+    r.set_ext("j", "0");
+    r.set_ext("k", "0");
+    r.set_ext_int("l", 16);
+    r.set_ext("m", batch);
+    r.set_ext("Signature", "");
+    r.set_ext("AccessKey", "");
+    r.set_ext("ONSChannelKey", "");
+    r.body = std::string("from client-cpp ") + batch;
+    RemotingCommand sent = call(addr_, r);
+    ASSERT_EQ(sent.code, rc::kSuccess) << "m=" << batch << ": " << sent.remark.value_or("");
+    EXPECT_EQ(sent.ext("queueId").value_or(""), "1");
+    EXPECT_EQ(sent.ext("msgId").value_or("").size(), 32u);
+    EXPECT_TRUE(sent.ext("queueOffset").has_value());
+  }
+  ASSERT_TRUE(route_has_broker("CppNewTopic"));
+  RemotingCommand created = route("CppNewTopic", 333);
+  ASSERT_EQ(created.code, rc::kSuccess);
+  EXPECT_NE(created.body.find(R"("perm":6,"readQueueNums":4,"topicSysFlag":0,"writeQueueNums":4)"), std::string::npos)
+      << created.body;
+  broker_->store()->wait_dispatched(broker_->store()->confirmed_offset());
+  RemotingCommand pulled = call(addr_, ts::pull("cpp_group", "CppNewTopic", 1, 0, 32, 0, 0));
+  bool ok = false;
+  auto recs = ts::decode_records(pulled.body, &ok);
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[1].body, "from client-cpp 1");  // "1" is not a batch to RocketMQ either: one record
 }
 
 TEST_F(BrokerE2ETest, CleanStopUnregistersFromNameServer) {

@@ -206,10 +206,16 @@ TEST_F(PushConsumerE2ETest, AlwaysFailingMessageGoesToTheDeadLetterQueueAfterMax
   const std::string topic = name("PushDlq"), group = name("GDlq");
   auto ids = send(topic, 1);
   Tally tally;
+  std::mutex first_mu;
+  std::string first_offset_msg_id;  // of the original record: what ORIGIN_MESSAGE_ID names
   auto o = options(group, topic, "dlq1");
   o.max_reconsume_times = 2;
   auto c = PushConsumer::start(o, [&](const std::vector<ReceivedMessage>& msgs) {
     tally.add(msgs[0]);
+    if (msgs[0].reconsume_times == 0) {
+      std::lock_guard<std::mutex> lock(first_mu);
+      first_offset_msg_id = msgs[0].offset_msg_id;
+    }
     return ConsumeResult::kReconsumeLater;
   });
   ASSERT_TRUE(c.ok()) << c.error().to_string();
@@ -224,7 +230,12 @@ TEST_F(PushConsumerE2ETest, AlwaysFailingMessageGoesToTheDeadLetterQueueAfterMax
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0].body, "m0");
   EXPECT_EQ(dead[0].properties["RETRY_TOPIC"], topic);
-  EXPECT_EQ(dead[0].properties["ORIGIN_MESSAGE_ID"], ids[0]);
+  {
+    std::lock_guard<std::mutex> lock(first_mu);
+    EXPECT_EQ(dead[0].properties["ORIGIN_MESSAGE_ID"], first_offset_msg_id);
+  }
+  EXPECT_EQ(dead[0].msg_id, ids[0]);  // UNIQ_KEY unchanged
+  EXPECT_EQ(dead[0].properties["TAGS"], "T");
   auto [committed, max] = committed_vs_max(group, topic);
   EXPECT_EQ(committed, max);
 }

@@ -19,6 +19,24 @@ final class PropertyExpectation {
     return this;
   }
 
+  /**
+   * Where Holdfast differs from RocketMQ 4.9.8 on purpose (docs/format/commitlog.md, "Properties
+   * string"): `key` must be `rocketmqValue` against RocketMQ and `holdfastValue` against Holdfast,
+   * where null means absent. Only the WAIT and DELAY hints differ; a client reads neither.
+   */
+  PropertyExpectation differs(String key, String rocketmqValue, String holdfastValue) {
+    String value = holdfastTarget ? holdfastValue : rocketmqValue;
+    if (value == null) {
+      expected.remove(key);
+    } else {
+      expected.put(key, value);
+    }
+    return this;
+  }
+
+  /** Which broker the scenario talks to; set once by the scenario from its arguments. */
+  static boolean holdfastTarget = true;
+
   PropertyExpectation matching(String key, Pattern value) {
     expected.put(key, value);
     return this;
