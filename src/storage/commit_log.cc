@@ -48,10 +48,14 @@ Result<std::unique_ptr<CommitLog>> CommitLog::open(Env* env, const std::string& 
     }
     HF_ASSIGN_OR_RETURN(auto file, env->open_file(join_path(dir, name), OpenMode::kMustExist));
     HF_ASSIGN_OR_RETURN(uint64_t size, file->size());
+    bool restored = false;
     if (static_cast<int64_t>(size) != segment_size) {
-      // A segment whose preallocation did not survive a crash: restore its full size.
+      // A segment whose preallocation did not survive a crash: restore its full size, and make
+      // that size durable before any record goes into it (see get_or_create).
       if (static_cast<int64_t>(size) < segment_size) {
         HF_RETURN_IF_ERROR(file->allocate(static_cast<uint64_t>(segment_size)));
+        HF_RETURN_IF_ERROR(file->sync());
+        restored = true;
       } else {
         return Status::corruption("commit log file " + name + " is " + std::to_string(size) +
                                   " bytes, expected mappedFileSizeCommitLog " +
@@ -61,6 +65,7 @@ Result<std::unique_ptr<CommitLog>> CommitLog::open(Env* env, const std::string& 
     auto seg = std::make_shared<Segment>();
     seg->start = start;
     seg->file = std::move(file);
+    seg->needs_dir_sync = restored;  // its name may be no more durable than its size was
     log->segments_[start] = std::move(seg);
   }
   return log;
@@ -88,8 +93,14 @@ Result<std::shared_ptr<CommitLog::Segment>> CommitLog::get_or_create(int64_t sta
       st = file->write_at(static_cast<uint64_t>(pos), zeros.data(),
                           static_cast<size_t>(std::min<int64_t>(zeros.size(), segment_size_ - pos)));
     }
-    if (st.is_ok()) st = file->sync();
   }
+  // The segment's full size is durable before any record is written into it (once per segment).
+  // Otherwise records land past the file's durable end, where a power loss before their
+  // fdatasync can keep any prefix of them, one ending inside a record after its body included:
+  // the body CRC (all the format checks) still matches, and recovery would keep that record with
+  // a damaged topic or properties. Overwriting durable zeros, an unsynced write is lost whole at
+  // the granularity of the device's atomic writes (docs/format/commitlog.md).
+  if (st.is_ok()) st = file->sync();
   if (!st.is_ok()) {
     file.reset();
     (void)env_->remove_file(segment_path(start));
