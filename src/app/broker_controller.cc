@@ -241,6 +241,11 @@ Status BrokerController::start() {
   impl_->admin->register_to(server);
   broker::ClientManager* clients = impl_->clients.get();
   server.set_close_listener([clients](const ConnectionPtr& c) { clients->on_connection_closed(c); });
+  // Every send cut from one socket read is appended as one group: one write, one flusher wake-up.
+  server.set_read_turn([store](const std::function<void()>& handle_requests) {
+    MessageStore::PutBatch batch(store);
+    handle_requests();
+  });
 
   // A topic change (create, delete, auto-create) is announced to the name servers at once.
   topics->set_change_listener([this] {

@@ -163,6 +163,26 @@ std::vector<PutResult> failed_results(size_t n, PutStatus status, const std::str
 
 }  // namespace
 
+namespace {
+// The store whose PutBatch is open on this thread (one at a time).
+thread_local MessageStore* t_put_batch_store = nullptr;
+}  // namespace
+
+MessageStore::PutBatch::PutBatch(MessageStore* store) : store_(t_put_batch_store == nullptr ? store : nullptr) {
+  if (store_ != nullptr) t_put_batch_store = store_;
+}
+
+MessageStore::PutBatch::~PutBatch() {
+  if (store_ == nullptr) return;
+  t_put_batch_store = nullptr;
+  bool lead = false;
+  {
+    std::lock_guard<std::mutex> lock(store_->mu_);
+    if (!store_->writers_.empty() && !store_->leader_active_) lead = store_->leader_active_ = true;
+  }
+  if (lead) store_->run_leader(/*caller=*/true);
+}
+
 void MessageStore::put_async(MessageToStore msg, PutCallback done) {
   std::vector<MessageToStore> v;
   v.push_back(std::move(msg));
@@ -170,6 +190,13 @@ void MessageStore::put_async(MessageToStore msg, PutCallback done) {
 }
 
 PutResult MessageStore::put(MessageToStore msg) {
+  // Waiting inside an open PutBatch of this thread would wait for the batch's own end.
+  MessageStore* const held = t_put_batch_store;
+  t_put_batch_store = nullptr;
+  struct Restore {
+    MessageStore* held;
+    ~Restore() { t_put_batch_store = held; }
+  } restore{held};
   struct Sync {
     std::mutex mu;
     std::condition_variable cv;
@@ -221,6 +248,7 @@ void MessageStore::put_batch_async(std::vector<MessageToStore> msgs,
   {
     std::lock_guard<std::mutex> lock(mu_);
     writers_.push_back(w.release());
+    if (t_put_batch_store == this) return;  // the PutBatch's end writes it
     if (!leader_active_) lead = leader_active_ = true;
   }
   // The first caller to find no active leader writes for everyone queued; the others return at

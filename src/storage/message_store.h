@@ -86,6 +86,22 @@ class MessageStore {
   // removes the abort marker (so the next open skips the recovery scan). Idempotent.
   Status shutdown();
 
+  // Batches one thread's puts: while a PutBatch is alive on a thread, put_async/put_batch_async
+  // calls from that thread only queue their records; the PutBatch's end writes everything queued
+  // as one group (one write, one flusher wake-up), unless a group another thread writes took them
+  // first. A network thread opens one around all requests of one socket read. put() is not held:
+  // it writes the queue at once. Nested batches on one thread are one batch.
+  class PutBatch {
+   public:
+    explicit PutBatch(MessageStore* store);
+    ~PutBatch();
+    PutBatch(const PutBatch&) = delete;
+    PutBatch& operator=(const PutBatch&) = delete;
+
+   private:
+    MessageStore* store_;  // null when nested
+  };
+
   using PutCallback = std::function<void(const PutResult&)>;
   // Stores one message; `done` runs exactly once (on the caller's thread or a store thread).
   void put_async(MessageToStore msg, PutCallback done);

@@ -26,6 +26,7 @@ struct RemotingServer::Impl {
   std::vector<std::thread> threads;
   std::unordered_map<int32_t, RequestHandler> handlers;
   std::function<void(const ConnectionPtr&)> close_listener;
+  ReadTurn read_turn;
   mutable std::mutex conns_mu;
   std::unordered_map<uint64_t, std::shared_ptr<SocketConnection>> conns;
   std::atomic<uint64_t> next_id{1};
@@ -57,6 +58,7 @@ struct RemotingServer::Impl {
       const uint64_t id = next_id.fetch_add(1);
       SocketConnection::Callbacks cb;
       cb.on_request = [this](const ConnectionPtr& c, RemotingCommand r, SerializeType t) { dispatch(c, std::move(r), t); };
+      cb.read_turn = read_turn;
       cb.on_close = [this](const ConnectionPtr& c) {
         {
           std::lock_guard<std::mutex> lock(conns_mu);
@@ -108,6 +110,8 @@ void RemotingServer::register_handler(int32_t code, RequestHandler handler) {
 void RemotingServer::set_close_listener(std::function<void(const ConnectionPtr&)> listener) {
   impl_->close_listener = std::move(listener);
 }
+
+void RemotingServer::set_read_turn(ReadTurn read_turn) { impl_->read_turn = std::move(read_turn); }
 
 Status RemotingServer::start() {
   asio::error_code ec;

@@ -66,6 +66,11 @@ class RemotingServer {
   void register_handler(int32_t code, RequestHandler handler);
   // Called when a connection closes (e.g. to drop its client registrations).
   void set_close_listener(std::function<void(const ConnectionPtr&)> listener);
+  // Wraps the handling of all requests cut from one socket read (on that connection's strand), so
+  // that the owner can treat them as one batch: e.g. the broker appends every send of the turn to
+  // the store as one group. The wrapper must call its argument exactly once. Call before start().
+  using ReadTurn = std::function<void(const std::function<void()>& handle_requests)>;
+  void set_read_turn(ReadTurn read_turn);
 
   // Binds and starts the network threads.
   Status start();

@@ -50,6 +50,18 @@ void SocketConnection::read_more() {
 }
 
 void SocketConnection::on_frames() {
+  in_read_turn_ = true;
+  if (callbacks_.read_turn) {
+    callbacks_.read_turn([this] { handle_frames(); });
+  } else {
+    handle_frames();
+  }
+  in_read_turn_ = false;
+  flush_outbox();  // every response produced during the turn, in one write
+  if (open_.load()) read_more();
+}
+
+void SocketConnection::handle_frames() {
   ConnectionPtr self = shared_from_this();
   for (;;) {
     RemotingCommand cmd;
@@ -60,7 +72,7 @@ void SocketConnection::on_frames() {
       close();
       return;
     }
-    if (!*got) break;
+    if (!*got) return;
     if (cmd.is_response()) {
       Pending p;
       {
@@ -76,34 +88,54 @@ void SocketConnection::on_frames() {
     }
     if (callbacks_.on_request) callbacks_.on_request(self, std::move(cmd), type);
   }
-  if (open_.load()) read_more();
 }
 
 void SocketConnection::enqueue(std::string frame) {
   if (!open_.load()) return;
-  asio::post(strand_, [self = std::static_pointer_cast<SocketConnection>(shared_from_this()),
-                       frame = std::move(frame)]() mutable {
-    if (!self->open_.load()) return;
-    self->write_queue_.push_back(std::move(frame));
-    if (!self->writing_) self->write_next();
+  {
+    std::lock_guard<std::mutex> lock(out_mu_);
+    outbox_.push_back(std::move(frame));
+    if (flush_posted_) return;
+    // On the strand in the middle of a read turn: the turn's end flushes.
+    if (in_read_turn_ && strand_.running_in_this_thread()) return;
+    flush_posted_ = true;
+  }
+  asio::post(strand_, [self = std::static_pointer_cast<SocketConnection>(shared_from_this())] {
+    self->flush_outbox();
   });
 }
 
-void SocketConnection::write_next() {
-  if (write_queue_.empty()) {
-    writing_ = false;
+void SocketConnection::flush_outbox() {
+  {
+    std::lock_guard<std::mutex> lock(out_mu_);
+    flush_posted_ = false;
+  }
+  // A write in progress picks the outbox up when it completes.
+  if (!write_active_) write_batch();
+}
+
+void SocketConnection::write_batch() {
+  {
+    std::lock_guard<std::mutex> lock(out_mu_);
+    writing_.clear();
+    writing_.swap(outbox_);
+  }
+  if (writing_.empty() || !open_.load()) {
+    write_active_ = false;
     return;
   }
-  writing_ = true;
+  write_active_ = true;
+  std::vector<asio::const_buffer> buffers;
+  buffers.reserve(writing_.size());
+  for (const std::string& f : writing_) buffers.emplace_back(asio::buffer(f));
   auto self = std::static_pointer_cast<SocketConnection>(shared_from_this());
-  asio::async_write(socket_, asio::buffer(write_queue_.front()),
-                    asio::bind_executor(strand_, [self](const asio::error_code& ec, size_t) {
-                      self->write_queue_.pop_front();
+  asio::async_write(socket_, buffers, asio::bind_executor(strand_, [self](const asio::error_code& ec, size_t) {
                       if (ec) {
+                        self->write_active_ = false;
                         self->close();
                         return;
                       }
-                      self->write_next();
+                      self->write_batch();
                     }));
 }
 
