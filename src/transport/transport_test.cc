@@ -7,7 +7,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "base/coding.h"
 #include "remoting/frame_codec.h"
@@ -88,6 +90,63 @@ TEST_F(TransportTest, ManyConcurrentAsyncRequests) {
   }
   while (done.load() < 500) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   EXPECT_EQ(ok.load(), 500);
+}
+
+// Responses made in a burst from another thread (a group commit completing many puts) are
+// gathered per connection and written together; each still reaches its own caller, and the
+// read-turn wrapper sees every request of one read inside one call.
+TEST(TransportBurstTest, ResponsesFromAnotherThreadInABurstAllArrive) {
+  constexpr int32_t kDeferred = 1004;
+  constexpr int kRequests = 300;
+  RemotingServer server{ServerOptions{}};
+  std::mutex mu;
+  std::vector<std::pair<ConnectionPtr, RemotingCommand>> held;
+  std::atomic<int> turns{0}, in_turn{0};
+  server.register_handler(kDeferred, [&](const ConnectionPtr& c, RemotingCommand r, SerializeType) {
+    EXPECT_EQ(in_turn.load(), 1) << "a request is handled inside a read turn";
+    std::lock_guard<std::mutex> lock(mu);
+    held.emplace_back(c, std::move(r));
+  });
+  server.set_read_turn([&](const std::function<void()>& handle) {
+    in_turn.fetch_add(1);
+    handle();
+    in_turn.fetch_sub(1);
+    turns.fetch_add(1);
+  });
+  ASSERT_TRUE(server.start().is_ok());
+  const std::string addr = "127.0.0.1:" + std::to_string(server.port());
+  RemotingClient client;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < kRequests; ++i) {
+    RemotingCommand r = RemotingCommand::make_request(kDeferred);
+    r.set_ext("i", std::to_string(i));
+    client.invoke_async(addr, std::move(r), 10000, [&ok, i](Result<RemotingCommand> resp) {
+      if (resp.is_ok() && resp->ext("i").value_or("") == std::to_string(i)) ok.fetch_add(1);
+    });
+  }
+  for (int i = 0; i < 5000; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (held.size() == kRequests) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::thread completer([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_EQ(held.size(), static_cast<size_t>(kRequests));
+    for (auto it = held.rbegin(); it != held.rend(); ++it) {  // any order: matched by opaque
+      RemotingCommand resp = it->second.make_response(0);
+      resp.set_ext("i", it->second.ext("i").value_or(""));
+      it->first->send_response(resp);
+    }
+  });
+  completer.join();
+  for (int i = 0; i < 5000 && ok.load() < kRequests; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(ok.load(), kRequests);
+  EXPECT_GE(turns.load(), 1);
+  EXPECT_LE(turns.load(), kRequests);
+  client.shutdown();
+  server.stop();
 }
 
 TEST_F(TransportTest, UnknownCodeGetsRequestCodeNotSupported) {
