@@ -101,12 +101,24 @@ std::string summary_line(const ProduceSummary& s) {
 }
 
 std::string summary_json(const ProduceOptions& o, const ProduceSummary& s) {
+  // Per message = per SEND_OK (acknowledged) message; null when none was.
+  const auto per_acked = [&](int64_t value) -> nlohmann::json {
+    if (s.messages == 0) return nullptr;
+    return static_cast<double>(value) / static_cast<double>(s.messages);
+  };
   nlohmann::json j = {{"mode", "produce"},      {"topic", o.topic},          {"threads", o.threads},
                       {"size", o.size},         {"async", o.async},          {"batch", o.batch},
                       {"messages", s.messages + s.not_ok}, {"send_ok", s.messages}, {"not_send_ok", s.not_ok},
                       {"failures", s.failures}, {"requests", s.requests},    {"seconds", s.seconds},
                       {"tps", s.tps},           {"avg_rt_ms", s.avg_ms},     {"p50_rt_ms", s.p50_ms},
-                      {"p99_rt_ms", s.p99_ms},  {"max_rt_ms", s.max_ms},     {"first_error", s.first_error}};
+                      {"p99_rt_ms", s.p99_ms},  {"max_rt_ms", s.max_ms},     {"first_error", s.first_error},
+                      {"in_flight", o.async ? o.in_flight : 1},
+                      {"client_cpu_user_us", s.client.user_us},
+                      {"client_cpu_sys_us", s.client.system_us},
+                      {"client_cpu_us", s.client.cpu_us()},
+                      {"client_cpu_us_per_msg", per_acked(s.client.cpu_us())},
+                      {"client_context_switches", s.client.context_switches},
+                      {"client_context_switches_per_msg", per_acked(s.client.context_switches)}};
   return j.dump();
 }
 
@@ -133,6 +145,7 @@ Result<ProduceSummary> run_produce(const ProduceOptions& options, const std::ato
   std::atomic<bool> done{false};
   std::vector<std::thread> threads;
   const auto begin = Clock::now();
+  const ProcessUsage usage_at_begin = ProcessUsage::now();
   for (int i = 0; i < options.threads; ++i) {
     threads.emplace_back([&] { sender_loop(producer.get(), options, done, counters); });
   }
@@ -173,6 +186,7 @@ Result<ProduceSummary> run_produce(const ProduceOptions& options, const std::ato
   done.store(true);
   for (auto& t : threads) t.join();
   const double seconds = std::chrono::duration<double>(Clock::now() - begin).count();
+  const ProcessUsage usage = ProcessUsage::now().minus(usage_at_begin);
   producer->shutdown();
 
   ProduceSummary s;
@@ -188,6 +202,7 @@ Result<ProduceSummary> run_produce(const ProduceOptions& options, const std::ato
   s.p99_ms = all.percentile_ms(0.99);
   s.max_ms = all.max_ms();
   s.first_error = counters.first_error;
+  s.client = usage;
   return s;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "app/bench_stats.h"
 #include "base/status.h"
 
 namespace holdfast::bench {
@@ -37,6 +38,8 @@ struct ProduceSummary {
   double tps = 0;         // (messages + not_ok) per second
   double avg_ms = 0, p50_ms = 0, p99_ms = 0, max_ms = 0;  // per request
   std::string first_error;
+  // This client process over the same span as `seconds` (sender threads started to joined).
+  ProcessUsage client;
 };
 
 struct ConsumeOptions {

@@ -1,4 +1,4 @@
-// LatencyHistogram: bucket arithmetic and snapshots.
+// LatencyHistogram: bucket arithmetic and snapshots; ProcessUsage readings.
 #include "app/bench_stats.h"
 
 #include <algorithm>
@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+
+#include <sys/resource.h>
 
 namespace holdfast::bench {
 
@@ -90,6 +92,13 @@ std::string now_text() {
   std::snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d,%03d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                 tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
   return buf;
+}
+
+ProcessUsage ProcessUsage::now() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto micros = [](const timeval& t) { return static_cast<int64_t>(t.tv_sec) * 1000000 + t.tv_usec; };
+  return {micros(usage.ru_utime), micros(usage.ru_stime), usage.ru_nvcsw + usage.ru_nivcsw};
 }
 
 }  // namespace holdfast::bench

@@ -1,5 +1,6 @@
 // Counters and latency histograms for `holdfast bench`: lock-free recording from many sender or
-// consumer threads, and windowed snapshots (every report interval) plus a whole-run summary.
+// consumer threads, and windowed snapshots (every report interval) plus a whole-run summary; and
+// the bench process's own CPU time and context switches.
 #pragma once
 
 #include <array>
@@ -45,6 +46,21 @@ class LatencyHistogram {
   std::atomic<int64_t> sum_{0};
   std::atomic<int64_t> max_{0};
   std::atomic<int64_t> window_max_{0};
+};
+
+// CPU time and context switches this process has used so far. Read with getrusage(RUSAGE_SELF), which
+// also counts threads that have already exited (the joined sender threads), unlike a walk over
+// /proc/self/task. Subtract two readings for the cost of a run.
+struct ProcessUsage {
+  int64_t user_us = 0;
+  int64_t system_us = 0;
+  int64_t context_switches = 0;  // voluntary + involuntary
+
+  static ProcessUsage now();
+  ProcessUsage minus(const ProcessUsage& earlier) const {
+    return {user_us - earlier.user_us, system_us - earlier.system_us, context_switches - earlier.context_switches};
+  }
+  int64_t cpu_us() const { return user_us + system_us; }
 };
 
 // "2026-11-24 00:01:02,123", local time, now.

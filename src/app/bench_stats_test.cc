@@ -1,4 +1,5 @@
 // LatencyHistogram: bucket boundaries, percentiles within the bucket resolution, windows.
+// ProcessUsage: counts the CPU of threads that have already exited.
 #include "app/bench_stats.h"
 
 #include <gtest/gtest.h>
@@ -51,6 +52,19 @@ TEST(LatencyHistogram, ConcurrentRecordingLosesNothing) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(h.snapshot().count, 40000);
+}
+
+TEST(ProcessUsage, CountsThreadsThatHaveExited) {
+  const ProcessUsage before = ProcessUsage::now();
+  std::thread worker([] {
+    const ProcessUsage start = ProcessUsage::now();
+    while (ProcessUsage::now().minus(start).cpu_us() < 5000) {
+    }
+  });
+  worker.join();  // blocks while the worker spins: at least one context switch
+  const ProcessUsage used = ProcessUsage::now().minus(before);
+  EXPECT_GE(used.cpu_us(), 5000);
+  EXPECT_GE(used.context_switches, 1);
 }
 
 }  // namespace
