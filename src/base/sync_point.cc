@@ -38,6 +38,13 @@ uint64_t name_hash(std::string_view name) {  // FNV-1a
   return h;
 }
 
+// Busy-waits: the thread keeps its processor, unlike a yield or a sleep.
+void spin(uint64_t micros) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(micros);
+  while (std::chrono::steady_clock::now() < until) {
+  }
+}
+
 }  // namespace
 
 void enable(uint64_t seed, Noise noise) {
@@ -75,19 +82,23 @@ void hit(const char* name) {
   const uint64_t r = mix(state.rng() ^ name_hash(name));
   const int noise = g_noise.load(std::memory_order_relaxed);
   const uint64_t roll = r & 0xffff;          // what to do
-  const uint64_t amount = (r >> 16) & 0x3ff;  // how long to sleep
+  const uint64_t amount = (r >> 16) & 0x3ff;  // for how long
   if (noise >= static_cast<int>(Noise::kHeavy)) {
-    if (roll % 8 == 0) {
+    if (roll % 32 == 0) {
       std::this_thread::sleep_for(std::chrono::microseconds(1 + amount % 1000));
-    } else if (roll % 2 == 0) {
+    } else if (roll % 8 == 1) {
       std::this_thread::yield();
+    } else if (roll % 2 == 0) {
+      spin(1 + amount % 50);
     }
     return;
   }
-  if (noise >= static_cast<int>(Noise::kSleep) && roll % 64 == 0) {
+  if (noise >= static_cast<int>(Noise::kMedium) && roll % 256 == 0) {
     std::this_thread::sleep_for(std::chrono::microseconds(1 + amount % 100));
-  } else if (roll % 8 == 0) {
+  } else if (roll % 64 == 1) {
     std::this_thread::yield();
+  } else if (roll % 4 == 2) {
+    spin(1 + amount % 10);
   }
 }
 

@@ -11,12 +11,14 @@
 
 namespace holdfast::sync_point {
 
-// How much noise a point makes when it is enabled.
+// How much noise a point makes when it is enabled. Spins keep the processor (cheap on a loaded
+// machine, and they shift threads running on other cores against each other); yields and sleeps
+// let other threads run first, and cost a time slice when the machine is busy.
 enum class Noise : int {
   kOff = 0,
-  kYield = 1,  // about one point in eight yields the processor
-  kSleep = 2,  // as kYield, and about one point in 64 sleeps 1-100 us instead
-  kHeavy = 3,  // about one point in two yields, one in eight sleeps 1-1000 us
+  kLight = 1,   // a quarter of the hits spin 1-10 us; one in 64 yields
+  kMedium = 2,  // as kLight, and one hit in 256 sleeps 1-100 us
+  kHeavy = 3,   // half the hits spin 1-50 us; one in 8 yields; one in 32 sleeps 1-1000 us
 };
 
 // Turns noise on for the whole process (all threads) with a new seed. Each thread draws from its

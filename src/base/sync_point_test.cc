@@ -12,7 +12,7 @@ namespace {
 
 TEST(SyncPoint, OffByDefaultAndToggledByEnableAndDisable) {
   EXPECT_FALSE(sync_point::enabled());
-  sync_point::enable(7, sync_point::Noise::kSleep);
+  sync_point::enable(7, sync_point::Noise::kMedium);
   EXPECT_TRUE(sync_point::enabled());
   sync_point::disable();
   EXPECT_FALSE(sync_point::enabled());
@@ -20,7 +20,7 @@ TEST(SyncPoint, OffByDefaultAndToggledByEnableAndDisable) {
 
 TEST(SyncPoint, LevelComesFromTheEnvironment) {
   ::setenv("HF_SYNC_POINT_TEST_NOISE", "2", 1);
-  EXPECT_EQ(sync_point::enable_from_env("HF_SYNC_POINT_TEST_NOISE", 3), sync_point::Noise::kSleep);
+  EXPECT_EQ(sync_point::enable_from_env("HF_SYNC_POINT_TEST_NOISE", 3), sync_point::Noise::kMedium);
   EXPECT_TRUE(sync_point::enabled());
   ::setenv("HF_SYNC_POINT_TEST_NOISE", "9", 1);  // clamped to the heaviest level
   EXPECT_EQ(sync_point::enable_from_env("HF_SYNC_POINT_TEST_NOISE", 3), sync_point::Noise::kHeavy);
