@@ -4,7 +4,7 @@ ASAN_DIR ?= build-asan
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan test test-asan run bench install clean
+.PHONY: all deps build build-asan test test-asan run bench install clean crash-soak
 
 all: build
 
@@ -44,3 +44,15 @@ bench: build
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+
+# Not part of `make test`: the store crash loop with scheduling noise at the sync points for
+# SECONDS (default 600), printing every seed that failed with its rerun command. Options: NOISE
+# (1-3, default 2), FIRST_SEED (default from the clock), SOAK_PROCS (parallel loops, default 1).
+# Example: nice make crash-soak SECONDS=3600 SOAK_PROCS=2
+SECONDS ?= 600
+NOISE ?= 2
+FIRST_SEED ?=
+SOAK_PROCS ?= 1
+crash-soak: $(BUILD_DIR)/Makefile
+	cmake --build $(BUILD_DIR) -j$(JOBS) --target store_crash_loop_test
+	bash scripts/crash_soak.sh $(BUILD_DIR)/bin/store_crash_loop_test $(SECONDS) $(NOISE) "$(FIRST_SEED)" $(SOAK_PROCS)
