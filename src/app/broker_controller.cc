@@ -90,6 +90,12 @@ MessageStore* BrokerController::store() { return impl_->store.get(); }
 Status BrokerController::start() {
   auto log = logger("broker");
   HF_ASSIGN_OR_RETURN(StoreOptions store_options, to_store_options(config_));
+  // The responses of the puts one fdatasync completes leave in one write per connection, from the
+  // flusher thread, without a hand-off to the network threads.
+  store_options.completion_batch = [](const std::function<void()>& complete) {
+    transport::WriteBatch batch;
+    complete();
+  };
   HF_ASSIGN_OR_RETURN(store_options.delay_level_ms, parse_delay_levels(config_.message_delay_level));
   const auto delay_level_count = static_cast<int32_t>(store_options.delay_level_ms.size());
 

@@ -560,7 +560,14 @@ void MessageStore::flusher_loop() {
     if (sync_mode) publish_confirmed(target);
     lock.unlock();
     HF_SYNC_POINT("store.flush.complete_puts");
-    for (auto& w : ready) w.done(std::move(w.results));
+    auto complete = [&ready] {
+      for (auto& w : ready) w.done(std::move(w.results));
+    };
+    if (options_.completion_batch && !ready.empty()) {
+      options_.completion_batch(complete);
+    } else {
+      complete();
+    }
     lock.lock();
   }
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,10 @@ struct StoreOptions {
   std::vector<int64_t> delay_level_ms = {1000, 5000, 10000, 30000, 60000, 120000, 180000, 240000, 300000,
                                          360000, 420000, 480000, 540000, 600000, 1200000, 1800000, 3600000,
                                          7200000};
+  // Wraps each batch of put completions the flusher runs after one fdatasync (the owner's hook to
+  // treat their responses as one batch, e.g. one socket write per connection). It must call its
+  // argument exactly once. Empty: completions run as they are.
+  std::function<void(const std::function<void()>&)> completion_batch;
 };
 
 }  // namespace holdfast

@@ -43,6 +43,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
   virtual const std::string& remote_address() const = 0;
 };
 
+// Holds the frames the current thread queues on any SocketConnection until it ends, then writes
+// each connection's frames with one non-blocking gather write from this thread. The store's
+// flusher opens one around the put completions of one fdatasync, and a connection around the
+// requests of one read: a burst of responses costs one write per connection and no thread
+// hand-off. Nested batches on one thread are one batch.
+class WriteBatch {
+ public:
+  WriteBatch();
+  ~WriteBatch();
+  WriteBatch(const WriteBatch&) = delete;
+  WriteBatch& operator=(const WriteBatch&) = delete;
+
+ private:
+  bool owner_;
+};
+
 // A request handler. It must eventually call conn->send_response (unless the request is oneway),
 // possibly later and from another thread (long polling, group commit). It runs on a network thread
 // and must not block for long.

@@ -1,6 +1,10 @@
 // SocketConnection: framing, write queue, pending-request table and close handling.
 #include "transport/socket_connection.h"
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
 #include <chrono>
 
 #include "base/logging.h"
@@ -16,7 +20,8 @@ SocketConnection::SocketConnection(asio::ip::tcp::socket socket, uint64_t id, ui
       strand_(asio::make_strand(socket_.get_executor())),
       id_(id),
       decoder_(max_frame_length),
-      callbacks_(std::move(callbacks)) {
+      callbacks_(std::move(callbacks)),
+      expiry_timer_(strand_) {
   asio::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   remote_ = ec ? std::string("unknown") : ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -50,14 +55,14 @@ void SocketConnection::read_more() {
 }
 
 void SocketConnection::on_frames() {
-  in_read_turn_ = true;
-  if (callbacks_.read_turn) {
-    callbacks_.read_turn([this] { handle_frames(); });
-  } else {
-    handle_frames();
+  {
+    WriteBatch batch;  // every response produced during the turn goes out in one write at its end
+    if (callbacks_.read_turn) {
+      callbacks_.read_turn([this] { handle_frames(); });
+    } else {
+      handle_frames();
+    }
   }
-  in_read_turn_ = false;
-  flush_outbox();  // every response produced during the turn, in one write
   if (open_.load()) read_more();
 }
 
@@ -82,7 +87,6 @@ void SocketConnection::handle_frames() {
         p = std::move(it->second);
         pending_.erase(it);
       }
-      if (p.timer) p.timer->cancel();
       p.done(std::move(cmd));
       continue;
     }
@@ -90,53 +94,134 @@ void SocketConnection::handle_frames() {
   }
 }
 
+namespace {
+// The connections holding frames for the WriteBatch open on this thread (null: none open).
+thread_local std::vector<std::shared_ptr<SocketConnection>>* t_write_batch = nullptr;
+}  // namespace
+
+WriteBatch::WriteBatch() : owner_(t_write_batch == nullptr) {
+  if (owner_) t_write_batch = new std::vector<std::shared_ptr<SocketConnection>>();
+}
+
+WriteBatch::~WriteBatch() {
+  if (!owner_) return;
+  std::unique_ptr<std::vector<std::shared_ptr<SocketConnection>>> held(t_write_batch);
+  t_write_batch = nullptr;
+  for (const auto& conn : *held) {
+    std::lock_guard<std::mutex> lock(conn->out_mu_);
+    conn->deferred_ = false;
+    conn->drain_locked();
+  }
+}
+
 void SocketConnection::enqueue(std::string frame) {
   if (!open_.load()) return;
-  {
-    std::lock_guard<std::mutex> lock(out_mu_);
-    outbox_.push_back(std::move(frame));
-    if (flush_posted_) return;
-    // On the strand in the middle of a read turn: the turn's end flushes.
-    if (in_read_turn_ && strand_.running_in_this_thread()) return;
-    flush_posted_ = true;
+  std::lock_guard<std::mutex> lock(out_mu_);
+  outbox_.push_back(std::move(frame));
+  if (deferred_ || async_active_ || flush_posted_) return;  // whoever holds the queue writes it
+  if (t_write_batch != nullptr) {
+    deferred_ = true;
+    t_write_batch->push_back(std::static_pointer_cast<SocketConnection>(shared_from_this()));
+    return;
   }
+  drain_locked();
+}
+
+void SocketConnection::write_direct_locked() {
+  constexpr size_t kMaxIov = 64;
+  if (!open_.load()) {
+    outbox_.clear();
+    return;
+  }
+  const int fd = socket_.native_handle();
+  while (!outbox_.empty() && !write_failed_) {
+    struct iovec iov[kMaxIov];
+    size_t n = 0;
+    for (; n < outbox_.size() && n < kMaxIov; ++n) {
+      const size_t skip = n == 0 ? head_written_ : 0;
+      iov[n].iov_base = outbox_[n].data() + skip;
+      iov[n].iov_len = outbox_[n].size() - skip;
+    }
+    struct msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = n;
+    const ssize_t wrote = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (wrote < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) write_failed_ = true;
+      return;
+    }
+    // Drop what was written: whole frames, then a prefix of the next.
+    size_t left = static_cast<size_t>(wrote);
+    size_t done = 0;
+    while (done < outbox_.size() && left >= outbox_[done].size() - (done == 0 ? head_written_ : 0)) {
+      left -= outbox_[done].size() - (done == 0 ? head_written_ : 0);
+      ++done;
+    }
+    if (done > 0) {
+      outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(done));
+      head_written_ = 0;
+    }
+    head_written_ += left;
+    if (left > 0 || done < n) return;  // the socket took less than offered: it is full
+  }
+}
+
+void SocketConnection::drain_locked() {
+  if (async_active_ || outbox_.empty()) return;
+  write_direct_locked();
+  if ((outbox_.empty() && !write_failed_) || flush_posted_) return;
+  // The socket is full (or failed): the strand waits for room (or closes).
+  flush_posted_ = true;
   asio::post(strand_, [self = std::static_pointer_cast<SocketConnection>(shared_from_this())] {
     self->flush_outbox();
   });
 }
 
 void SocketConnection::flush_outbox() {
-  {
-    std::lock_guard<std::mutex> lock(out_mu_);
-    flush_posted_ = false;
-  }
-  // A write in progress picks the outbox up when it completes.
-  if (!write_active_) write_batch();
-}
-
-void SocketConnection::write_batch() {
-  {
-    std::lock_guard<std::mutex> lock(out_mu_);
-    writing_.clear();
-    writing_.swap(outbox_);
-  }
-  if (writing_.empty() || !open_.load()) {
-    write_active_ = false;
+  std::unique_lock<std::mutex> lock(out_mu_);
+  flush_posted_ = false;
+  if (write_failed_) {
+    outbox_.clear();
+    lock.unlock();
+    close();
     return;
   }
-  write_active_ = true;
+  if (async_active_ || deferred_ || outbox_.empty() || !open_.load()) return;
+  write_direct_locked();
+  if (outbox_.empty() || write_failed_) {
+    if (write_failed_) {
+      lock.unlock();
+      flush_outbox();
+    }
+    return;
+  }
+  async_active_ = true;
+  writing_.swap(outbox_);
+  outbox_.clear();
+  if (head_written_ > 0) writing_.front().erase(0, head_written_);
+  head_written_ = 0;
+  lock.unlock();
   std::vector<asio::const_buffer> buffers;
   buffers.reserve(writing_.size());
   for (const std::string& f : writing_) buffers.emplace_back(asio::buffer(f));
   auto self = std::static_pointer_cast<SocketConnection>(shared_from_this());
   asio::async_write(socket_, buffers, asio::bind_executor(strand_, [self](const asio::error_code& ec, size_t) {
-                      if (ec) {
-                        self->write_active_ = false;
-                        self->close();
-                        return;
-                      }
-                      self->write_batch();
+                      self->on_async_written(ec);
                     }));
+}
+
+void SocketConnection::on_async_written(const asio::error_code& ec) {
+  writing_.clear();
+  {
+    std::lock_guard<std::mutex> lock(out_mu_);
+    async_active_ = false;
+  }
+  if (ec) {
+    close();
+    return;
+  }
+  flush_outbox();  // what was queued meanwhile
 }
 
 void SocketConnection::send_response(const RemotingCommand& response, SerializeType type) {
@@ -160,27 +245,49 @@ void SocketConnection::send_request(RemotingCommand request, int64_t timeout_ms,
   }
   request.opaque = next_opaque_.fetch_add(1);
   request.flag &= ~1;
-  auto timer = std::make_shared<asio::steady_timer>(strand_);
   {
     std::lock_guard<std::mutex> lock(pending_mu_);
-    pending_[request.opaque] = Pending{std::move(done), timer};
+    pending_[request.opaque] = Pending{std::move(done), now_ms() + timeout_ms, timeout_ms};
+    arm_expiry_locked();
   }
-  const int32_t opaque = request.opaque;
-  timer->expires_after(std::chrono::milliseconds(timeout_ms));
-  timer->async_wait([self = std::static_pointer_cast<SocketConnection>(shared_from_this()), opaque,
-                     timeout_ms](const asio::error_code& ec) {
-    if (ec) return;  // cancelled: the response arrived
-    Pending p;
-    {
-      std::lock_guard<std::mutex> lock(self->pending_mu_);
-      auto it = self->pending_.find(opaque);
-      if (it == self->pending_.end()) return;
-      p = std::move(it->second);
-      self->pending_.erase(it);
-    }
-    p.done(Status::timeout("no response from " + self->remote_ + " within " + std::to_string(timeout_ms) + " ms"));
-  });
   enqueue(remoting::encode_frame(request, SerializeType::kJson));
+}
+
+// One sweep timer per connection while requests are pending, instead of a timer per request (each
+// of which costs the reactor a timer update and a wake-up). A timeout fires up to kSweepMs late.
+constexpr int64_t kSweepMs = 10;
+
+void SocketConnection::arm_expiry_locked() {
+  if (expiry_armed_ || pending_.empty()) return;
+  expiry_armed_ = true;
+  asio::post(strand_, [self = std::static_pointer_cast<SocketConnection>(shared_from_this())] {
+    self->expiry_timer_.expires_after(std::chrono::milliseconds(kSweepMs));
+    self->expiry_timer_.async_wait([self](const asio::error_code& ec) {
+      if (ec) return;
+      self->expire_pending();
+    });
+  });
+}
+
+void SocketConnection::expire_pending() {
+  std::vector<std::pair<int32_t, Pending>> expired;
+  const int64_t now = now_ms();
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    expiry_armed_ = false;
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->second.deadline_ms <= now) {
+        expired.emplace_back(it->first, std::move(it->second));
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (open_.load()) arm_expiry_locked();
+  }
+  for (auto& [opaque, p] : expired) {
+    p.done(Status::timeout("no response from " + remote_ + " within " + std::to_string(p.timeout_ms) + " ms"));
+  }
 }
 
 void SocketConnection::send_oneway(RemotingCommand request) {
@@ -195,10 +302,7 @@ void SocketConnection::fail_pending(const Status& status) {
     std::lock_guard<std::mutex> lock(pending_mu_);
     pending.swap(pending_);
   }
-  for (auto& [opaque, p] : pending) {
-    if (p.timer) p.timer->cancel();
-    p.done(status);
-  }
+  for (auto& [opaque, p] : pending) p.done(status);
 }
 
 void SocketConnection::close() {
@@ -206,6 +310,10 @@ void SocketConnection::close() {
   auto self = std::static_pointer_cast<SocketConnection>(shared_from_this());
   asio::post(strand_, [self] {
     asio::error_code ec;
+    self->expiry_timer_.cancel();
+    // Under out_mu_: no other thread is writing to the descriptor while it closes.
+    std::lock_guard<std::mutex> lock(self->out_mu_);
+    self->outbox_.clear();
     self->socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
     self->socket_.close(ec);
   });

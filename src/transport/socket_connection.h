@@ -55,19 +55,29 @@ class SocketConnection final : public Connection {
  private:
   struct Pending {
     ResponseCallback done;
-    std::shared_ptr<asio::steady_timer> timer;
+    int64_t deadline_ms;
+    int64_t timeout_ms;
   };
   void read_more();
   void on_frames();
   void handle_frames();
-  // Queues a frame for writing. Frames queued before the strand next writes go out in one gather
-  // write, and only the first of them posts to the strand: a burst of responses (a group commit
-  // completing many puts) costs one hand-off and one write, not one per frame.
+  // Queues a frame for writing. A frame goes out at once from the calling thread when the socket
+  // takes it without blocking and nothing is queued before it; frames queued inside a WriteBatch
+  // (or a read turn) wait for its end and go out together in one gather write. Only a socket
+  // that is full hands its frames to the strand (one post per burst, not per frame).
   void enqueue(std::string frame);
-  void flush_outbox();  // strand only
-  void write_batch();   // strand only
+  // out_mu_ held: writes what the socket takes now without blocking; hands the rest to the
+  // strand. Any thread.
+  void drain_locked();
+  // out_mu_ held: one non-blocking gather write of outbox_ (repeated while it makes progress).
+  void write_direct_locked();
+  void flush_outbox();         // strand only
+  void on_async_written(const asio::error_code& ec);  // strand only
+  void expire_pending();       // strand only: fails pending requests past their deadline
+  void arm_expiry_locked();    // pending_mu_ held
   void fail_pending(const Status& status);
   static int64_t now_ms();
+  friend class WriteBatch;
 
   asio::ip::tcp::socket socket_;
   asio::strand<asio::any_io_executor> strand_;
@@ -77,11 +87,15 @@ class SocketConnection final : public Connection {
   Callbacks callbacks_;
   std::array<char, 64 * 1024> read_buf_{};
   std::mutex out_mu_;
-  std::vector<std::string> outbox_;   // out_mu_: frames not yet handed to a write
-  bool flush_posted_ = false;         // out_mu_: a flush_outbox is queued on the strand
-  std::vector<std::string> writing_;  // strand only: the frames of the write in progress
-  bool write_active_ = false;         // strand only
-  bool in_read_turn_ = false;         // strand only: responses wait for the end of the turn
+  std::vector<std::string> outbox_;  // out_mu_: frames not yet handed to the socket
+  size_t head_written_ = 0;          // out_mu_: bytes of outbox_[0] already written
+  bool async_active_ = false;        // out_mu_: an async write of writing_ is in flight
+  bool flush_posted_ = false;        // out_mu_: a flush_outbox is queued on the strand
+  bool deferred_ = false;            // out_mu_: held by a WriteBatch until it ends
+  bool write_failed_ = false;        // out_mu_: a direct write failed; the strand closes
+  std::vector<std::string> writing_;  // strand only: the frames of the async write
+  bool expiry_armed_ = false;         // pending_mu_
+  asio::steady_timer expiry_timer_;   // strand only
   std::atomic<bool> open_{true};
   std::atomic<int32_t> next_opaque_{1};
   std::atomic<int64_t> last_activity_ms_{0};
