@@ -2,6 +2,7 @@
 #include "storage/message.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include <cstdio>
 #include <cstring>
@@ -25,14 +26,23 @@ HostAddress HostAddress::ipv4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, int32_
 }
 
 bool HostAddress::parse(std::string_view text, HostAddress* out) {
-  unsigned a, b, c, d;
-  int port;
-  char tail;
-  std::string s(text);
-  if (std::sscanf(s.c_str(), "%u.%u.%u.%u:%d%c", &a, &b, &c, &d, &port, &tail) != 5) return false;
-  if (a > 255 || b > 255 || c > 255 || d > 255 || port < 0 || port > 65535) return false;
-  *out = ipv4(static_cast<uint8_t>(a), static_cast<uint8_t>(b), static_cast<uint8_t>(c),
-              static_cast<uint8_t>(d), port);
+  // "a.b.c.d:port" with from_chars: runs for every send (the born host), so no sscanf and no copy.
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  unsigned parts[5];
+  for (int i = 0; i < 5; ++i) {
+    const auto [next, ec] = std::from_chars(p, end, parts[i]);
+    if (ec != std::errc() || next == p) return false;
+    p = next;
+    if (i < 4) {
+      if (p == end || *p != (i < 3 ? '.' : ':')) return false;
+      ++p;
+    }
+  }
+  if (p != end) return false;
+  if (parts[0] > 255 || parts[1] > 255 || parts[2] > 255 || parts[3] > 255 || parts[4] > 65535) return false;
+  *out = ipv4(static_cast<uint8_t>(parts[0]), static_cast<uint8_t>(parts[1]), static_cast<uint8_t>(parts[2]),
+              static_cast<uint8_t>(parts[3]), static_cast<int32_t>(parts[4]));
   return true;
 }
 

@@ -263,6 +263,18 @@ TEST(MessageProperties, RandomPropertySetsRoundTrip) {
   }
 }
 
+TEST(HostAddressTest, ParsesIpv4WithPortAndRejectsTheRest) {
+  HostAddress h;
+  ASSERT_TRUE(HostAddress::parse("192.168.0.9:10911", &h));
+  EXPECT_EQ(h, HostAddress::ipv4(192, 168, 0, 9, 10911));
+  ASSERT_TRUE(HostAddress::parse("0.0.0.0:0", &h));
+  EXPECT_EQ(h, HostAddress::ipv4(0, 0, 0, 0, 0));
+  for (const char* bad : {"", "1.2.3.4", "1.2.3.4:", "1.2.3:5", "256.1.1.1:1", "1.2.3.4:65536", "1.2.3.4:5x",
+                          "a.b.c.d:1", "1.2.3.4:5:6", " 1.2.3.4:5", "1..2.3:4", "[::1]:10911"}) {
+    EXPECT_FALSE(HostAddress::parse(bad, &h)) << bad;
+  }
+}
+
 TEST(MessageId, OffsetMessageIdRoundTrip) {
   HostAddress h = HostAddress::ipv4(192, 168, 0, 1, 10911);
   std::string id = offset_message_id(h, 0x1234);
