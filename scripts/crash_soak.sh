@@ -39,13 +39,13 @@ worker() {
       # printed, so that a hung seed shows).
       local left=$(( deadline - $(date +%s) ))
       (( left < 1 )) && left=1
-      (HOLDFAST_LOG_LEVEL=warn HOLDFAST_CRASH_NOISE=$noise HOLDFAST_CRASH_FIRST_SEED=$seed \
-        HOLDFAST_CRASH_RUNS=$(( chunk_end - seed )) timeout --signal=KILL "$left" "$binary" --gtest_brief=1 \
-        >"$log" 2>&1) 2>/dev/null
+      HOLDFAST_LOG_LEVEL=warn HOLDFAST_CRASH_NOISE=$noise HOLDFAST_CRASH_FIRST_SEED=$seed \
+        HOLDFAST_CRASH_RUNS=$(( chunk_end - seed )) timeout "$left" "$binary" --gtest_brief=1 \
+        >"$log" 2>&1
       local rc=$?
       local failed
       failed=$(grep -o 'crash loop seed [0-9]*$' "$log" | tail -n 1 | awk '{print $4}')
-      if (( rc == 137 && $(date +%s) >= deadline )); then
+      if (( rc == 124 && $(date +%s) >= deadline )); then
         if [[ -n $failed ]]; then
           echo "ran $(( failed - seed ))" >>"$results"
           echo "stopped $failed" >>"$results"
