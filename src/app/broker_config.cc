@@ -149,17 +149,6 @@ std::string rule_read_write_permission(const ConfigValue& v) {
                                      "implemented yet, the value would be ignored";
 }
 
-// The transaction keys keep their defaults until transactions are served: a half message is
-// refused (send answers NO_PERMISSION), so no check-back would ever run on other values.
-std::function<std::string(const ConfigValue&)> rule_transaction_default(int64_t default_value) {
-  return [default_value](const ConfigValue& v) -> std::string {
-    return std::get<int64_t>(v) == default_value
-               ? ""
-               : "must keep its default " + std::to_string(default_value) +
-                     ": transactional messages are not implemented yet, the value would be ignored";
-  };
-}
-
 const char* role_name(BrokerRole role) {
   switch (role) {
     case BrokerRole::kAsyncMaster: return "ASYNC_MASTER";
@@ -297,14 +286,13 @@ void register_broker_config(ConfigRegistry& r, BrokerConfig* c) {
 
   r.begin_group("Transactions");
   r.add_int64("transactionCheckInterval", &c->transaction_check_interval_ms, 30000, 1, kInt64Max,
-              "Milliseconds between check-back scans of half messages (RocketMQ 5.x value).")
-      .with_rule("the default only (transactions are not implemented yet)", rule_transaction_default(30000));
+              "Milliseconds between check-back rounds over pending half messages (RocketMQ 5.x value).");
   r.add_int64("transactionTimeOut", &c->transaction_timeout_ms, 6000, 0, kInt64Max,
-              "Milliseconds after a half message's birth before it is first checked.")
-      .with_rule("the default only (transactions are not implemented yet)", rule_transaction_default(6000));
+              "Milliseconds after a half message's birth before it is first checked (a message's "
+              "CHECK_IMMUNITY_TIME_IN_SECONDS, when longer, wins).");
   r.add_int32("transactionCheckMax", &c->transaction_check_max, 15, 1, kInt32Max,
-              "Check-backs before a half message is discarded.")
-      .with_rule("the default only (transactions are not implemented yet)", rule_transaction_default(15));
+              "Check-backs before a half message is moved to TRANS_CHECK_MAX_TIME_TOPIC (kept there, "
+              "listed by `holdfast admin tx list`, resolvable by hand).");
 
   // RocketMQ keys operators' files often carry that Holdfast does not implement. The store-path
   // ones come from widely copied example files; RocketMQ itself ignores them.

@@ -22,6 +22,7 @@
 #include "broker/send_message_processor.h"
 #include "broker/subscription_group_manager.h"
 #include "broker/topic_config_manager.h"
+#include "broker/transaction_service.h"
 #include "env/env.h"
 #include "remoting/request_code.h"
 #include "remoting/response_code.h"
@@ -72,6 +73,7 @@ struct BrokerController::Impl {
   std::unique_ptr<broker::ClientProcessor> client_processor;
   std::unique_ptr<broker::AdminProcessor> admin;
   std::unique_ptr<broker::ScheduleMessageService> schedule;
+  std::unique_ptr<broker::TransactionService> transactions;
   std::unique_ptr<broker::RebalanceLockManager> locks;
   std::unique_ptr<broker::BrokerStats> stats;
   std::unique_ptr<transport::RemotingServer> server;
@@ -218,6 +220,17 @@ Status BrokerController::start() {
   impl_->client_processor =
       std::make_unique<broker::ClientProcessor>(store, offsets, impl_->clients.get(), std::move(cp));
 
+  // Transactions: half messages, END_TRANSACTION, check-back rounds (progress as consumer offsets).
+  broker::TransactionServiceOptions tx;
+  tx.check_interval_ms = config_.transaction_check_interval_ms;
+  tx.timeout_ms = config_.transaction_timeout_ms;
+  tx.check_max = config_.transaction_check_max;
+  tx.store_host = store_options.store_host;
+  tx.cluster_name = config_.broker_cluster_name;
+  impl_->transactions = std::make_unique<broker::TransactionService>(env_, store, offsets, impl_->clients.get(),
+                                                                     topics, std::move(tx));
+  HF_RETURN_IF_ERROR(impl_->transactions->load());
+
   broker::AdminProcessorOptions ap;
   ap.store = store;
   ap.topics = topics;
@@ -243,6 +256,13 @@ Status BrokerController::start() {
     impl_->pull->handle(c, std::move(r), t);
   });
   impl_->client_processor->register_to(server);
+  server.register_handler(req::kEndTransaction, [this](const ConnectionPtr& c, RemotingCommand r, remoting::SerializeType t) {
+    impl_->transactions->handle_end(c, std::move(r), t);
+  });
+  server.register_handler(req::kHoldfastTransactionList,
+                          [this](const ConnectionPtr& c, RemotingCommand r, remoting::SerializeType t) {
+                            impl_->transactions->handle_list(c, std::move(r), t);
+                          });
   impl_->locks->register_to(server);
   impl_->admin->register_to(server);
   broker::ClientManager* clients = impl_->clients.get();
@@ -264,6 +284,7 @@ Status BrokerController::start() {
   address_ = ip + ":" + std::to_string(server.port());
   impl_->offsets->start(config_.flush_consumer_offset_interval_ms);
   impl_->clients->start();
+  impl_->transactions->start();
   started_ = true;
   log->info("broker {} of cluster {} serving on {} (data in {}, {})", config_.broker_name,
             config_.broker_cluster_name, address_, config_.store_path_root_dir,
@@ -339,6 +360,7 @@ void BrokerController::stop() {
   if (impl_->server) impl_->server->stop();
   if (impl_->pull) impl_->pull->stop();
   if (impl_->stats) impl_->stats->stop();
+  if (impl_->transactions) impl_->transactions->stop();
   if (impl_->clients) impl_->clients->stop();
   if (impl_->offsets) {
     Status st = impl_->offsets->stop();

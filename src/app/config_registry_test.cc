@@ -75,11 +75,9 @@ TEST_F(BrokerConfigTest, RefusesSettingsWhosePromiseIsNotKept) {
   EXPECT_EQ(parse_error("brokerPermission=4"),
             "broker.conf:1: brokerPermission must be 6 (read and write): a read-only or write-only broker is "
             "not implemented yet, the value would be ignored, got '4'");
-  EXPECT_EQ(parse_error("transactionCheckInterval=5000"),
-            "broker.conf:1: transactionCheckInterval must keep its default 30000: transactional messages "
-            "are not implemented yet, the value would be ignored, got '5000'");
-  EXPECT_NE(parse_error("transactionTimeOut=1000"), "");
-  EXPECT_NE(parse_error("transactionCheckMax=3"), "");
+  // Transactions are served: their keys take any value in range.
+  EXPECT_EQ(parse_error("transactionCheckInterval=5000\ntransactionTimeOut=1000\ntransactionCheckMax=3"), "");
+  EXPECT_NE(parse_error("transactionCheckMax=0"), "");
   // The values that promise nothing are accepted, as an operator's file often spells them out.
   EXPECT_EQ(parse_error("brokerRole=ASYNC_MASTER\nhaListenPort=0\nhaMasterAddress=\nslaveReadEnable=false\n"
                         "brokerPermission=6\ntransactionCheckInterval=30000\ntransactionTimeOut=6000\n"

@@ -8,6 +8,7 @@
 #include "broker/put_status_mapping.h"
 #include "broker/schedule_message_service.h"
 #include "broker/topic_config_manager.h"
+#include "broker/transaction_service.h"
 #include "remoting/batch_codec.h"
 #include "remoting/request_code.h"
 #include "remoting/response_code.h"
@@ -86,14 +87,13 @@ void SendMessageProcessor::handle(const transport::ConnectionPtr& conn, Remoting
                                     "': 1 to 127 characters of [%|a-zA-Z0-9_-] are allowed"));
     return;
   }
-  // Transactions are not served yet: a half message stored now would never be committed, rolled
-  // back or checked, so the application's message would silently never arrive. Refuse it, as
-  // RocketMQ refuses transactional sends on a broker that rejects them.
+  // A half message of a transaction (facts §9.1): stored in the half topic, never visible to the
+  // real topic's consumers until END_TRANSACTION commits it.
   const int32_t transaction_type = h.sys_flag & format::kTransactionTypeMask;
-  if (transaction_type == format::kTransactionPrepared || find_property(h.properties, "TRAN_MSG") == "true") {
-    reply(request.make_response(rc::kNoPermission,
-                                "transactional messages are not supported by this broker yet (TRAN_MSG=true): "
-                                "nothing would commit, roll back or check the half message, so it was not stored"));
+  const bool half = transaction_type == format::kTransactionPrepared || find_property(h.properties, "TRAN_MSG") == "true";
+  if (transaction_type == format::kTransactionRollback) {
+    reply(request.make_response(rc::kMessageIllegal, "a send cannot carry the ROLLBACK transaction type (it would "
+                                                     "never be readable); transactions end with END_TRANSACTION"));
     return;
   }
   auto queues = resolve_topic_(h);
@@ -132,7 +132,7 @@ void SendMessageProcessor::handle(const transport::ConnectionPtr& conn, Remoting
   };
   std::vector<MessageToStore> msgs;
   if (h.batch) {
-    if ((h.sys_flag & format::kTransactionTypeMask) != 0 || h.topic.rfind("%RETRY%", 0) == 0) {
+    if (half || (h.sys_flag & format::kTransactionTypeMask) != 0 || h.topic.rfind("%RETRY%", 0) == 0) {
       reply(request.make_response(rc::kMessageIllegal, "a batch cannot be transactional or go to a retry topic"));
       return;
     }
@@ -152,7 +152,19 @@ void SendMessageProcessor::handle(const transport::ConnectionPtr& conn, Remoting
   } else {
     MessageToStore m = make(h.flag, std::move(request.body), h.properties);
     const bool retry_topic = m.topic.rfind(kRetryTopicPrefix, 0) == 0;
-    if (retry_topic || delay_level_of(m.properties) > 0) {
+    if (half) {
+      if (retry_topic) {
+        reply(request.make_response(rc::kMessageIllegal, "a retry topic cannot receive transactional messages"));
+        return;
+      }
+      // A delay level is not applied to a half: the producer strips DELAY, and a commit is
+      // delivered when it is decided.
+      MessageProperties properties(m.properties);
+      properties.set_if_absent("PGROUP", h.producer_group);
+      properties.erase("DELAY");
+      make_half_message(&m, &properties);
+      m.properties = properties.encode();
+    } else if (retry_topic || delay_level_of(m.properties) > 0) {
       // The properties are rewritten once: parsed, edited, encoded.
       MessageProperties properties(m.properties);
       bool changed = false;

@@ -9,6 +9,8 @@
 #include "base/hash.h"
 #include "base/logging.h"
 #include "client/client_ids.h"
+#include "client/message_codec.h"
+#include "storage/message.h"
 #include "remoting/request_code.h"
 #include "remoting/response_code.h"
 
@@ -83,9 +85,39 @@ ClientInstance::ClientInstance(ClientInstanceOptions options, std::vector<std::s
         auto it = group ? push_consumers_.find(std::string(*group)) : push_consumers_.end();
         if (it != push_consumers_.end() && it->second.on_consumer_ids_changed) it->second.on_consumer_ids_changed();
       });
+  // A broker asks a producer of the half message's group for its local transaction's state.
+  remoting_->register_handler(
+      req::kCheckTransactionState, [this](const transport::ConnectionPtr& conn, RemotingCommand r, remoting::SerializeType) {
+        RecordView record;
+        if (decode_record(r.body.data(), r.body.size(), /*check_crc=*/false, &record).outcome != DecodeOutcome::kRecord) {
+          logger("client")->warn("CHECK_TRANSACTION_STATE from {} with an undecodable message; ignored",
+                                 conn->remote_address());
+          return;
+        }
+        auto msg = to_received_message(record, "");
+        if (!msg.is_ok()) return;
+        const auto group = msg->properties.find("PGROUP");
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = group == msg->properties.end() ? transaction_checkers_.end() : transaction_checkers_.find(group->second);
+        if (it == transaction_checkers_.end()) {
+          logger("client")->warn("CHECK_TRANSACTION_STATE from {} for a group this client has no transaction producer of",
+                                 conn->remote_address());
+          return;
+        }
+        it->second(conn, r, std::move(msg).value());
+      });
 }
 
 ClientInstance::~ClientInstance() { stop(); }
+
+void ClientInstance::set_transaction_check_handler(const std::string& group, TransactionCheckHandler handler) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (handler) {
+    transaction_checkers_[group] = std::move(handler);
+  } else {
+    transaction_checkers_.erase(group);
+  }
+}
 
 void ClientInstance::start() {
   thread_ = std::thread([this] { background_loop(); });

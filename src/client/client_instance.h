@@ -96,6 +96,14 @@ class ClientInstance {
   // in heartbeats, and routes the group's NOTIFY_CONSUMER_IDS_CHANGED to it; sends a heartbeat.
   // Cleared when the group's last registration goes.
   void set_push_consumer(const std::string& group, PushConsumerRegistration registration);
+  // CHECK_TRANSACTION_STATE from a broker goes to the handler of the message's producer group
+  // (its PGROUP property), on the I/O thread: the handler must only hand the work off. An empty
+  // handler removes the group's. Requests for a group without a handler are dropped (logged).
+  using TransactionCheckHandler =
+      std::function<void(const transport::ConnectionPtr& conn, const remoting::RemotingCommand& request,
+                         ReceivedMessage msg)>;
+  void set_transaction_check_handler(const std::string& group, TransactionCheckHandler handler);
+
   // HEART_BEAT to every known master now (also done by the background thread).
   void send_heartbeat_to_all_brokers();
 
@@ -122,6 +130,7 @@ class ClientInstance {
   std::map<std::string, int> producer_groups_;     // group -> registrations
   std::map<std::string, int> consumer_groups_;
   std::map<std::string, PushConsumerRegistration> push_consumers_;
+  std::map<std::string, TransactionCheckHandler> transaction_checkers_;
   std::set<std::string> heartbeated_masters_;
   size_t name_server_index_ = 0;
   bool stop_ = false;

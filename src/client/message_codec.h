@@ -15,6 +15,7 @@ namespace holdfast::client {
 // sysFlag bits a producer sets (facts §5.3).
 inline constexpr int32_t kSysFlagCompressed = 0x1;
 inline constexpr int32_t kSysFlagCompressionMask = 0x700;
+inline constexpr int32_t kSysFlagTransactionPrepared = 0x4;
 inline constexpr int32_t kSysFlagCompressionZlib = 0x300;  // 0 also means zlib (4.x writers)
 inline constexpr int kCompressLevel = 5;
 

@@ -272,6 +272,41 @@ Outcome<SendResult> ProducerImpl::send(const Message& msg) {
   return r;
 }
 
+Outcome<SendResult> ProducerImpl::send_half(const Message& msg) {
+  Message half = msg;
+  half.delay_level = 0;
+  auto p = prepare(half);
+  if (!p.ok()) return p.error();
+  append_property(&p->properties, "TRAN_MSG", "true");
+  append_property(&p->properties, "PGROUP", options_.group);
+  p->sys_flag |= kSysFlagTransactionPrepared;
+  if (!begin_sync()) return shutdown_error();
+  auto r = send_sync(*p, SendMode::kSync, nullptr);
+  end_sync();
+  return r;
+}
+
+Status ProducerImpl::end_transaction(const SendResult& half, int32_t commit_or_rollback, const std::string& remark) {
+  HostAddress host;
+  int64_t commit_log_offset = 0;
+  if (!decode_offset_message_id(half.offset_msg_id, &host, &commit_log_offset)) {
+    return Status::invalid_argument("the half message's offset id '" + half.offset_msg_id + "' cannot be decoded");
+  }
+  const std::string addr = instance_->master_address(half.queue.broker_name);
+  if (addr.empty()) return Status::not_found("no master address for broker " + half.queue.broker_name);
+  RemotingCommand r = RemotingCommand::make_request(req::kEndTransaction);
+  r.set_ext("producerGroup", options_.group);
+  r.set_ext("topic", half.queue.topic);
+  r.set_ext_int("tranStateTableOffset", half.queue_offset);
+  r.set_ext_int("commitLogOffset", commit_log_offset);
+  r.set_ext_int("commitOrRollback", commit_or_rollback);
+  r.set_ext_bool("fromTransactionCheck", false);
+  r.set_ext("msgId", half.msg_id);
+  r.set_ext("transactionId", half.transaction_id.empty() ? half.msg_id : half.transaction_id);
+  if (!remark.empty()) r.remark = remark;
+  return instance_->remoting().invoke_oneway(addr, std::move(r));
+}
+
 Outcome<SendResult> ProducerImpl::send(const Message& msg, const MessageQueueSelector& selector,
                                        const std::string& arg) {
   auto p = prepare(msg);

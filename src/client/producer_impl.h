@@ -32,6 +32,13 @@ class ProducerImpl final : public Producer {
   void shutdown() override;
   std::string client_id() const override { return instance_->client_id(); }
 
+  // Transactions (TransactionProducer): a half message (TRAN_MSG, PGROUP, PREPARED; delay level
+  // dropped) sent like send(); END_TRANSACTION, oneway, to the broker that stored `half`.
+  Outcome<SendResult> send_half(const Message& msg);
+  Status end_transaction(const SendResult& half, int32_t commit_or_rollback, const std::string& remark);
+  const ProducerOptions& options() const { return options_; }
+  ClientInstance& instance() { return *instance_; }
+
   // A message ready for the wire; built once, sent by every attempt.
   struct Prepared {
     std::string topic;

@@ -82,6 +82,8 @@ namespace holdfast::remoting {
   X(kControllerGetReplicaInfo, "CONTROLLER_GET_REPLICA_INFO", 1004)               \
   X(kGetBrokerEpochCache, "GET_BROKER_EPOCH_CACHE", 1007)                         \
   X(kNotifyBrokerRoleChanged, "NOTIFY_BROKER_ROLE_CHANGED", 1008)                 \
+  /* Holdfast's own admin requests (no RocketMQ code). */                         \
+  X(kHoldfastTransactionList, "HOLDFAST_TRANSACTION_LIST", 20501)                 \
   /* 5.x pop/ack: above 32767, so they only travel in JSON headers. */            \
   X(kPopMessage, "POP_MESSAGE", 200050)                                           \
   X(kAckMessage, "ACK_MESSAGE", 200051)                                           \
