@@ -119,6 +119,24 @@ struct DlqResend {
   std::string new_offset_msg_id;  // of the copy in %RETRY%<group>
 };
 
+// One transaction as `tx list` shows it: pending (a half message without an end) or moved to
+// TRANS_CHECK_MAX_TIME_TOPIC after transactionCheckMax check-backs.
+struct TransactionInfo {
+  std::string broker_name;
+  std::string broker_addr;
+  bool check_max = false;          // in TRANS_CHECK_MAX_TIME_TOPIC
+  std::string transaction_id;      // UNIQ_KEY
+  std::string producer_group;
+  std::string topic;               // the real topic
+  int32_t queue_id = 0;
+  int64_t table_offset = 0;        // tranStateTableOffset of the latest copy
+  int64_t commit_log_offset = 0;
+  int64_t born_ms = 0;
+  int32_t check_times = 0;
+  int64_t immunity_ms = 0;
+  bool committed = false;          // check-max only: already resolved by a commit
+};
+
 // The KEYS entry a resent copy carries, naming the DLQ record it came from; `dlq list` counts
 // the copies by it.
 std::string dlq_resend_key(const std::string& dlq_offset_msg_id);
@@ -170,6 +188,14 @@ class AdminClient {
   // and the KEYS entry dlq_resend_key(). `msg_id` selects one message by UNIQ_KEY or offset id;
   // empty = all. NotFound when nothing matches. The DLQ record itself stays.
   Result<std::vector<DlqResend>> dlq_resend(const std::string& group, const std::string& msg_id);
+
+  // --- transactions ---
+  // HOLDFAST_TRANSACTION_LIST on every master (group "" = all groups).
+  Result<std::vector<TransactionInfo>> tx_list(const std::string& group);
+  // Ends one transaction by hand (END_TRANSACTION as its producer group, from a check): commit
+  // delivers the message, rollback drops it. A check-max message can be committed once.
+  // NotFound when no broker holds the id pending or in TRANS_CHECK_MAX_TIME_TOPIC.
+  Result<TransactionInfo> tx_resolve(const std::string& transaction_id, bool commit);
 
   // One request to a name server (tried in order) / to a broker, with readable errors for
   // unreachable peers and non-success response codes (`what` names the operation).

@@ -220,6 +220,7 @@ CLI::App* add_admin_command(CLI::App& app, Options options) {
   add_cluster_commands(admin, options);
   add_client_commands(admin, options);
   add_dlq_commands(admin, options);
+  add_tx_commands(admin, options);
   return admin;
 }
 

@@ -33,6 +33,8 @@ void add_connection_options(CLI::App* command, const std::shared_ptr<AdminCliOpt
 void add_client_commands(CLI::App* admin, const std::shared_ptr<AdminCliOptions>& options);
 // `admin dlq list` and `admin dlq resend`; in admin_dlq_command.cc.
 void add_dlq_commands(CLI::App* admin, const std::shared_ptr<AdminCliOptions>& options);
+// `holdfast admin tx list|show|resolve` (admin_tx.cc).
+void add_tx_commands(CLI::App* admin, const std::shared_ptr<AdminCliOptions>& options);
 
 // An AdminClient for the shared --namesrv / --timeout-ms.
 AdminClient make_client(const AdminCliOptions& options);

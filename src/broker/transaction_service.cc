@@ -364,7 +364,7 @@ void TransactionService::handle_end(const transport::ConnectionPtr& conn, Remoti
     if (check_max_copy) {
       std::lock_guard<std::mutex> lock(mu_);
       ending_.erase(lock_id);
-      reply(rc::kSuccess, "transaction " + id + " was already committed; nothing changed");
+      reply(rc::kSystemError, "transaction " + id + " was already committed; nothing changed");
       return;
     }
     MessageToStore op = op_message(r.queue_offset, id, End::kCommit);

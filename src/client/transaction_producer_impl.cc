@@ -49,6 +49,10 @@ class TransactionProducerImpl final : public TransactionProducer {
             cv_.notify_all();
           });
         });
+    // Learn the brokers from the auto-create template topic's route and heartbeat them now (the
+    // Java client does the same): a producer that has sent nothing yet — one started to answer
+    // the check-backs of a producer that died — is known to every broker at once.
+    if (producer_->instance().route(client::kDefaultTopic).is_ok()) producer_->instance().send_heartbeat_to_all_brokers();
   }
   ~TransactionProducerImpl() override { shutdown(); }
 
