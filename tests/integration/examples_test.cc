@@ -56,6 +56,10 @@ TEST(Examples, RunAgainstStandalone) {
       {"push_consumer_example " + ns + " ExampleTopic 10", "received 10 messages"},
       {"async_producer_example " + ns + " ExampleAsyncTopic", "async sends acknowledged: 100 of 100"},
       {"ordered_producer_example " + ns + " ExampleOrderedTopic", "ordered: 3 orders, each on one queue"},
+      {"transaction_producer_example " + ns + " ExampleOrderTopic " + dir + "/orders.db",
+       "transactions: 4 committed, 1 rolled back"},
+      // Only the committed orders reach consumers (the rolled-back one never does).
+      {"pull_consumer_example " + ns + " ExampleOrderTopic 4", "received 4 messages"},
   };
   for (const auto& c : cases) {
     RunResult r = run(bin + "/" + c.command);
