@@ -59,6 +59,9 @@ CLI::App* add_bench_command(CLI::App& app, std::shared_ptr<int> exit_code) {
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   produce->add_option("-g,--group", produce_options->group, "Producer group")->capture_default_str();
+  produce->add_flag("--transaction", produce_options->transaction,
+                    "Each send is a transaction (half message, local transaction that commits, END_TRANSACTION); "
+                    "check-backs are answered with commit and counted");
   add_common(produce, produce_common.get(), &produce_options->duration_s, &produce_options->interval_s);
   produce->callback([produce_options, produce_common, exit_code]() {
     produce_options->name_servers = admin::split_name_servers(produce_common->namesrv);

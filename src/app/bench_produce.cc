@@ -12,6 +12,7 @@
 #include "app/bench_runner.h"
 #include "app/bench_stats.h"
 #include "holdfast/producer.h"
+#include "holdfast/transaction_producer.h"
 
 namespace holdfast::bench {
 
@@ -51,9 +52,21 @@ std::string body_of_size(int size) {
   return body;
 }
 
-void sender_loop(Producer* producer, const ProduceOptions& options, const std::atomic<bool>& done,
-                 ProduceCounters& counters) {
+void sender_loop(Producer* producer, TransactionProducer* transactions, const ProduceOptions& options,
+                 const std::atomic<bool>& done, ProduceCounters& counters) {
   Message msg(options.topic, body_of_size(options.size));
+  if (transactions != nullptr) {
+    while (!done.load(std::memory_order_relaxed)) {
+      const auto start = Clock::now();
+      auto result = transactions->send_in_transaction(msg, "");
+      if (result.ok()) {
+        counters.record(result->send, micros_since(start), 1);
+      } else {
+        counters.record(result.error(), micros_since(start), 1);
+      }
+    }
+    return;
+  }
   if (options.batch > 1) {
     std::vector<Message> batch(static_cast<size_t>(options.batch), msg);
     while (!done.load(std::memory_order_relaxed)) {
@@ -96,6 +109,7 @@ std::string summary_line(const ProduceSummary& s) {
                 static_cast<long long>(s.messages + s.not_ok), static_cast<long long>(s.failures),
                 static_cast<long long>(s.not_ok), s.seconds, s.tps, s.avg_ms, s.p50_ms, s.p99_ms, s.max_ms);
   std::string line = buf;
+  if (s.check_backs > 0) line += " | Check-backs: " + std::to_string(s.check_backs);
   if (!s.first_error.empty()) line += " | First Error: " + s.first_error;
   return line;
 }
@@ -113,6 +127,7 @@ std::string summary_json(const ProduceOptions& o, const ProduceSummary& s) {
                       {"tps", s.tps},           {"avg_rt_ms", s.avg_ms},     {"p50_rt_ms", s.p50_ms},
                       {"p99_rt_ms", s.p99_ms},  {"max_rt_ms", s.max_ms},     {"first_error", s.first_error},
                       {"in_flight", o.async ? o.in_flight : 1},
+                      {"transaction", o.transaction},       {"check_backs", s.check_backs},
                       {"client_cpu_user_us", s.client.user_us},
                       {"client_cpu_sys_us", s.client.system_us},
                       {"client_cpu_us", s.client.cpu_us()},
@@ -132,6 +147,27 @@ Result<ProduceSummary> run_produce(const ProduceOptions& options, const std::ato
   producer_options.name_servers = options.name_servers;
   producer_options.send_msg_timeout_ms = options.send_timeout_ms;
   producer_options.compress_msg_body_over_howmuch = std::max(options.size + 1, 4096);  // measure raw bodies
+  if (options.transaction && (options.async || options.batch > 1)) {
+    return Status::invalid_argument("--transaction sends one message per synchronous call: no --async or --batch");
+  }
+  std::atomic<int64_t> check_backs{0};
+  std::unique_ptr<TransactionProducer> transactions;
+  if (options.transaction) {
+    TransactionProducerOptions tx_options;
+    tx_options.producer = producer_options;
+    tx_options.producer.group = options.group + "_tx";
+    TransactionListener listener;
+    listener.execute = [](const Message&, const std::string&, const std::string&) {
+      return LocalTransactionState::kCommit;
+    };
+    listener.check = [&check_backs](const ReceivedMessage&) {
+      check_backs.fetch_add(1, std::memory_order_relaxed);
+      return LocalTransactionState::kCommit;
+    };
+    auto tx = TransactionProducer::start(tx_options, listener);
+    if (!tx.ok()) return Status::io_error("transaction producer did not start: " + tx.error().to_string());
+    transactions = std::move(tx).value();
+  }
   auto started = Producer::start(producer_options);
   if (!started.ok()) return Status::io_error("producer did not start: " + started.error().to_string());
   std::unique_ptr<Producer> producer = std::move(started).value();
@@ -147,7 +183,7 @@ Result<ProduceSummary> run_produce(const ProduceOptions& options, const std::ato
   const auto begin = Clock::now();
   const ProcessUsage usage_at_begin = ProcessUsage::now();
   for (int i = 0; i < options.threads; ++i) {
-    threads.emplace_back([&] { sender_loop(producer.get(), options, done, counters); });
+    threads.emplace_back([&] { sender_loop(producer.get(), transactions.get(), options, done, counters); });
   }
 
   auto window_start = Clock::now();
@@ -188,8 +224,10 @@ Result<ProduceSummary> run_produce(const ProduceOptions& options, const std::ato
   const double seconds = std::chrono::duration<double>(Clock::now() - begin).count();
   const ProcessUsage usage = ProcessUsage::now().minus(usage_at_begin);
   producer->shutdown();
+  if (transactions) transactions->shutdown();
 
   ProduceSummary s;
+  s.check_backs = check_backs.load();
   s.messages = counters.ok.load();
   s.not_ok = counters.not_ok.load();
   s.failures = counters.failed.load();

@@ -24,6 +24,9 @@ struct ProduceOptions {
   bool async = false;       // send_async with `in_flight` outstanding sends per thread
   int in_flight = 64;
   int batch = 1;            // > 1: send(batch) of this many messages per request
+  // Each send is a transaction (TransactionProducer::send_in_transaction) whose local
+  // transaction commits at once; check-backs answer commit and are counted.
+  bool transaction = false;
   double duration_s = 0;    // 0 = until Ctrl-C (or `stop`)
   double interval_s = 10;   // progress line period
   int64_t send_timeout_ms = 3000;
@@ -38,6 +41,7 @@ struct ProduceSummary {
   double tps = 0;         // (messages + not_ok) per second
   double avg_ms = 0, p50_ms = 0, p99_ms = 0, max_ms = 0;  // per request
   std::string first_error;
+  int64_t check_backs = 0;  // --transaction: CHECK_TRANSACTION_STATE requests answered
   // This client process over the same span as `seconds` (sender threads started to joined).
   ProcessUsage client;
 };

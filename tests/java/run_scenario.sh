@@ -2,7 +2,11 @@
 # Runs one Java-client scenario (a main class in this folder) with the stock Apache RocketMQ 4.9.8 Java
 # client against a broker this script starts on free ports, then stops that broker, whatever happened.
 #
-# Usage: run_scenario.sh SCENARIO_CLASS [holdfast-only]
+# Usage: run_scenario.sh SCENARIO_CLASS [holdfast-only] [key=value ...]
+#   holdfast-only  skip the scenario (exit 77) when the target is rocketmq
+#   key=value      broker settings the scenario needs, given to either broker: to `holdfast standalone` as
+#                  overrides, to RocketMQ's start-broker.sh as extra broker.conf lines
+#                  (e.g. transactionCheckInterval=1000)
 # Env:
 #   HOLDFAST_JAVA_TARGET     holdfast (default) or rocketmq: which broker the scenario talks to
 #   HOLDFAST_BIN             the holdfast binary (target holdfast)
@@ -17,8 +21,16 @@ set -uo pipefail
 readonly kSkip=77
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly here
-scenario="${1:?usage: run_scenario.sh SCENARIO_CLASS [holdfast-only]}"
-holdfast_only="${2:-}"
+readonly kUsage="usage: run_scenario.sh SCENARIO_CLASS [holdfast-only] [key=value ...]"
+scenario="${1:?$kUsage}"
+shift
+holdfast_only=""
+if [ "${1:-}" = holdfast-only ]; then holdfast_only=holdfast-only; shift; fi
+broker_settings=()
+for kv in "$@"; do
+  [[ "$kv" =~ ^[A-Za-z][A-Za-z0-9_.]*=.*$ ]] || { echo "not key=value: '$kv'; $kUsage" >&2; exit 2; }
+  broker_settings+=("$kv")
+done
 target="${HOLDFAST_JAVA_TARGET:-holdfast}"
 peer="${HOLDFAST_ROCKETMQ_HOME:-${HOLDFAST_ROCKETMQ_HOME_DEFAULT:-$here/../../../shared/peers/rocketmq-4.9.8}}"
 budget="${HOLDFAST_JAVA_BUDGET:-100}"
@@ -33,7 +45,7 @@ case "$target" in
   holdfast) ;;
   rocketmq)
     if [ "$holdfast_only" = holdfast-only ]; then
-      echo "SKIPPED: $scenario runs against Holdfast only (it checks a refusal RocketMQ does not make)"
+      echo "SKIPPED: $scenario runs against Holdfast only (it checks something RocketMQ does not do)"
       exit "$kSkip"
     fi ;;
   *) echo "HOLDFAST_JAVA_TARGET must be holdfast or rocketmq, not '$target'" >&2; exit 2 ;;
@@ -126,7 +138,7 @@ if [ "$target" = holdfast ]; then
   bin="${HOLDFAST_BIN:-}"
   [ -x "$bin" ] || { say "HOLDFAST_BIN='$bin' is not an executable"; exit 1; }
   "$bin" standalone --data "$work/data" --host 127.0.0.1 --namesrv-port "$namesrv_port" \
-    --broker-port "$broker_port" >"$work/holdfast.log" 2>&1 &
+    --broker-port "$broker_port" "${broker_settings[@]}" >"$work/holdfast.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 300); do
     grep -q '^Holdfast standalone:' "$work/holdfast.log" && break
@@ -141,11 +153,12 @@ else
   export NAMESRV_PORT="$namesrv_port" BROKER_PORT="$broker_port"
   rocketmq_started=1
   if ! "$peer/bin/start-namesrv.sh" >"$work/start.log" 2>&1 \
-     || ! "$peer/bin/start-broker.sh" SYNC_FLUSH fresh >>"$work/start.log" 2>&1; then
+     || ! "$peer/bin/start-broker.sh" SYNC_FLUSH fresh "${broker_settings[@]}" >>"$work/start.log" 2>&1; then
     say "RocketMQ did not start:"; cat "$work/start.log"; exit 1
   fi
   say "Apache RocketMQ 4.9.8: name server $namesrv, broker 127.0.0.1:$broker_port, SYNC_FLUSH, data in $RMQ_DATA"
 fi
+[ "${#broker_settings[@]}" = 0 ] || say "broker settings for this scenario: ${broker_settings[*]}"
 
 # ---- the scenario ---------------------------------------------------------------------------------------
 say "running $scenario against $target (budget ${budget} s)"
