@@ -59,7 +59,9 @@ class TransactionProducer {
                                                              TransactionListener listener);
   virtual ~TransactionProducer() = default;
 
-  // Not for batches or delay levels: a delay level is dropped (as the Java client does).
+  // Not for batches or delay levels: a delay level is dropped (as the Java client does). A long
+  // local transaction can defer the first check-back: msg.properties
+  // ["CHECK_IMMUNITY_TIME_IN_SECONDS"] = seconds (neither checks nor the check count start before).
   virtual Outcome<TransactionSendResult> send_in_transaction(const Message& msg, const std::string& arg) = 0;
   // Stops answering check-backs, waits for running ones, then shuts the producer down.
   virtual void shutdown() = 0;

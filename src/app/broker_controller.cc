@@ -227,6 +227,7 @@ Status BrokerController::start() {
   tx.check_max = config_.transaction_check_max;
   tx.store_host = store_options.store_host;
   tx.cluster_name = config_.broker_cluster_name;
+  tx.slave = config_.broker_role == BrokerRole::kSlave;
   impl_->transactions = std::make_unique<broker::TransactionService>(env_, store, offsets, impl_->clients.get(),
                                                                      topics, std::move(tx));
   HF_RETURN_IF_ERROR(impl_->transactions->load());

@@ -280,6 +280,10 @@ void TransactionService::handle_end(const transport::ConnectionPtr& conn, Remoti
     if (oneway) return;
     conn->send_response(opaque_request.make_response(code, remark), type);
   };
+  if (options_.slave) {
+    reply(rc::kSlaveNotAvailable, "this broker is a slave: END_TRANSACTION goes to the master of its broker group");
+    return;
+  }
   auto group = request.ext("producerGroup");
   auto table_offset = request.get_int64("tranStateTableOffset");
   auto log_offset = request.get_int64("commitLogOffset");
@@ -434,6 +438,7 @@ void TransactionService::handle_end(const transport::ConnectionPtr& conn, Remoti
 }
 
 int TransactionService::run_check_once() {
+  if (options_.slave) return 0;
   std::lock_guard<std::mutex> run(run_mu_);
   const int64_t now = env_->now_ms();
   std::vector<std::pair<int64_t, Half>> due;

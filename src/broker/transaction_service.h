@@ -68,6 +68,10 @@ struct TransactionServiceOptions {
   int64_t file_reserved_ms = 72LL * 3600 * 1000;  // a half older than this is discarded at its check
   HostAddress store_host;
   std::string cluster_name;
+  // A slave ends nothing and checks nothing: END_TRANSACTION gets SLAVE_NOT_AVAILABLE (facts
+  // §9.1). All check state lives in the replicated log (half and op topics) and in the
+  // CID_RMQ_SYS_TRANS consumer offsets, so a promoted slave rebuilds it with load() and continues.
+  bool slave = false;
 };
 
 // One pending half message as `holdfast admin tx list` shows it.

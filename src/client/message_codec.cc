@@ -12,11 +12,13 @@ namespace holdfast::client {
 namespace {
 
 // The system keys a user property may not overwrite (what the broker and consumers interpret).
+// CHECK_IMMUNITY_TIME_IN_SECONDS is not among them: a transactional sender sets it (in seconds)
+// to defer the broker's first check-back of a long local transaction.
 const std::set<std::string, std::less<>>& reserved_keys() {
   static const auto* keys = new std::set<std::string, std::less<>>{
       "TAGS", "KEYS", "WAIT", "DELAY", "UNIQ_KEY", "RETRY_TOPIC", "REAL_TOPIC", "REAL_QID", "TRAN_MSG", "PGROUP",
       "MIN_OFFSET", "MAX_OFFSET", "ORIGIN_MESSAGE_ID", "RECONSUME_TIME", "MAX_RECONSUME_TIMES", "__transactionId__",
-      "TRANSACTION_CHECK_TIMES", "CHECK_IMMUNITY_TIME_IN_SECONDS", "INSTANCE_ID", "CLUSTER", "MSG_REGION",
+      "TRANSACTION_CHECK_TIMES", "INSTANCE_ID", "CLUSTER", "MSG_REGION",
       "TRACE_ON", "TIMER_DELAY_SEC", "TIMER_DELIVER_MS", "TIMER_DELAY_MS"};
   return *keys;
 }

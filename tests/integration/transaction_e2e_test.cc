@@ -431,6 +431,34 @@ TEST_F(TransactionE2ETest, CheckMaxMovesToCheckMaxTopicListedAndResolvableByAdmi
   EXPECT_EQ(deliveries()["never-decided"], 1);
 }
 
+TEST_F(TransactionE2ETest, ImmunityDefersTheFirstCheckAndSpendsNoCount) {
+  Script script;
+  producer_ = start_producer(&script);
+  ASSERT_TRUE(producer_);
+  script.set("long-local-transaction", LocalTransactionState::kUnknown, LocalTransactionState::kCommit);
+  Message m(topic_, "long-local-transaction", "TagTx");
+  m.properties["CHECK_IMMUNITY_TIME_IN_SECONDS"] = "4";
+  const auto sent_at = std::chrono::steady_clock::now();
+  auto r = producer_->send_in_transaction(m, "");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  // transactionTimeOut is 500 ms and transactionCheckMax 3 (about one second of rounds), but the
+  // producer asked for 4 s: no check, no count, no discard before then.
+  std::this_thread::sleep_for(3000ms);
+  EXPECT_EQ(script.checked("long-local-transaction"), 0);
+  bool pending = false;
+  for (const auto& p : list_transactions("pending")) {
+    if (p["transactionId"] == r->send.msg_id) {
+      pending = true;
+      EXPECT_EQ(p["checkTimes"], 0);
+      EXPECT_EQ(p["immunityMillis"], 4000);
+    }
+  }
+  EXPECT_TRUE(pending);
+  ASSERT_TRUE(eventually([&] { return deliveries()["long-local-transaction"] == 1; }));
+  EXPECT_GE(std::chrono::steady_clock::now() - sent_at, 3900ms);
+  EXPECT_EQ(script.checked("long-local-transaction"), 1);
+}
+
 TEST_F(TransactionE2ETest, AdminResolvesAPendingTransactionByHand) {
   Script script;
   script.set("stuck", LocalTransactionState::kUnknown, LocalTransactionState::kUnknown);
