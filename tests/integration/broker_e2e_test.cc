@@ -383,19 +383,29 @@ TEST_F(BrokerE2ETest, JavaClientSendBackSequenceKeepsEveryPropertyThroughRetries
   check_copy(wait_record(group, "%DLQ%" + group, 0), "dead letter", 3, retry_props);
 }
 
-TEST_F(BrokerE2ETest, TransactionalHalfMessageIsRefusedUntilTransactionsExist) {
+TEST_F(BrokerE2ETest, TransactionalHalfMessageGoesToTheHalfTopicOnly) {
   ASSERT_EQ(send("Ledger", 0, "before").code, rc::kSuccess);
+  broker_->store()->wait_dispatched(broker_->store()->confirmed_offset());
+  const int64_t halves_before =
+      header_int(call(addr_, offset_request(req::kGetMaxOffset, "RMQ_SYS_TRANS_HALF_TOPIC", 0)), "offset");
   RemotingCommand half = ts::send_v2("Ledger", 0, "half", "T", "k", "7F000001A1B200000000000000000099");
   half.set_ext("i", std::string(half.ext("i").value_or("")) + "TRAN_MSG\x01true\x02PGROUP\x01pg\x02");
   half.set_ext_int("f", 0x4);  // sysFlag: PREPARED
   RemotingCommand resp = call(addr_, half);
-  EXPECT_EQ(resp.code, rc::kNoPermission);
-  EXPECT_NE(resp.remark.value_or("").find("transactional messages are not supported"), std::string::npos)
-      << resp.remark.value_or("");
-  // Nothing was stored, and plain messages to the same topic still go through.
+  ASSERT_EQ(resp.code, rc::kSuccess) << resp.remark.value_or("");
+  EXPECT_EQ(resp.ext("transactionId").value_or(""), "7F000001A1B200000000000000000099");
+  EXPECT_EQ(resp.ext("queueId").value_or(""), "0");  // the real queue, as RocketMQ answers
+  EXPECT_EQ(header_int(resp, "queueOffset"), halves_before);  // the half queue's offset
+  // A ROLLBACK type is never a send.
+  RemotingCommand rollback = ts::send_v2("Ledger", 0, "rollback", "T", "k", "7F000001A1B2000000000000000000AA");
+  rollback.set_ext_int("f", 0xC);
+  EXPECT_EQ(call(addr_, rollback).code, rc::kMessageIllegal);
+  // The half is not in the real topic; plain messages to it still go through.
   ASSERT_EQ(send("Ledger", 0, "after").code, rc::kSuccess);
   broker_->store()->wait_dispatched(broker_->store()->confirmed_offset());
   EXPECT_EQ(header_int(call(addr_, offset_request(req::kGetMaxOffset, "Ledger", 0)), "offset"), 2);
+  EXPECT_EQ(header_int(call(addr_, offset_request(req::kGetMaxOffset, "RMQ_SYS_TRANS_HALF_TOPIC", 0)), "offset"),
+            halves_before + 1);
 }
 
 // rocketmq-client-cpp 2.2.0 sending to a topic that does not exist yet: it reads TBW102's route
