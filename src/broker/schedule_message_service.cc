@@ -174,17 +174,9 @@ int ScheduleMessageService::deliver_level(int32_t level, int64_t now, int64_t* n
         set_offset(got.queue_offsets[i] + 1);
         continue;
       }
-      MessageToStore m;
+      MessageToStore m = message_from_record(r);
       m.topic.assign(real_topic);
       m.queue_id = *real_queue;
-      m.flag = r.flag;
-      m.sys_flag = r.sys_flag;
-      m.born_timestamp = r.born_timestamp;
-      m.born_host = r.born_host;
-      m.store_host = r.store_host;
-      m.reconsume_times = r.reconsume_times;
-      m.prepared_transaction_offset = r.prepared_transaction_offset;
-      m.body.assign(r.body);
       MessageProperties properties(r.properties);
       properties.erase("DELAY");
       // WAIT=false would let the put answer before the copy is durable; the level's progress

@@ -58,18 +58,9 @@ std::string transaction_id_of(const RecordView& r, int64_t commit_log_offset) {
 
 // The message a half stands for, as a client sees it: the real topic and queue (facts §5.2).
 MessageToStore restored_message(const RecordView& r) {
-  MessageToStore m;
+  MessageToStore m = message_from_record(r);
   m.topic.assign(find_property(r.properties, "REAL_TOPIC"));
   m.queue_id = static_cast<int32_t>(parse_int(find_property(r.properties, "REAL_QID")).value_or(0));
-  m.flag = r.flag;
-  m.sys_flag = r.sys_flag;
-  m.born_timestamp = r.born_timestamp;
-  m.born_host = r.born_host;
-  m.store_host = r.store_host;
-  m.reconsume_times = r.reconsume_times;
-  m.prepared_transaction_offset = r.prepared_transaction_offset;
-  m.body.assign(r.body);
-  m.properties.assign(r.properties);
   return m;
 }
 

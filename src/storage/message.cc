@@ -90,6 +90,22 @@ int32_t sys_flag_with_hosts(const MessageToStore& msg) {
 
 }  // namespace
 
+MessageToStore message_from_record(const RecordView& r) {
+  MessageToStore m;
+  m.topic.assign(r.topic);
+  m.queue_id = r.queue_id;
+  m.flag = r.flag;
+  m.sys_flag = r.sys_flag;
+  m.born_timestamp = r.born_timestamp;
+  m.born_host = r.born_host;
+  m.store_host = r.store_host;
+  m.reconsume_times = r.reconsume_times;
+  m.prepared_transaction_offset = r.prepared_transaction_offset;
+  m.body.assign(r.body);
+  m.properties.assign(r.properties);
+  return m;
+}
+
 int64_t encoded_record_size(const MessageToStore& msg) {
   return 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + msg.born_host.encoded_size() + 8 +
          msg.store_host.encoded_size() + 4 + 8 + 4 + static_cast<int64_t>(msg.body.size()) + 1 +

@@ -83,6 +83,10 @@ struct DecodeResult {
 // total size, and (if check_crc) the body CRC.
 DecodeResult decode_record(const char* data, size_t n, bool check_crc, RecordView* out);
 
+// A stored record as a message to store again (topic, queue, flag, sysFlag, born, hosts, reconsume
+// times, prepared offset, body and properties copied; the caller changes what differs).
+MessageToStore message_from_record(const RecordView& record);
+
 // Size of the record that encode_record would produce.
 int64_t encoded_record_size(const MessageToStore& msg);
 

@@ -34,23 +34,8 @@ namespace rc = remoting::response_code;
 using remoting::RemotingCommand;
 using namespace std::chrono_literals;
 
-struct CommandOutput {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
 // `holdfast admin tx ...` with the given arguments.
-CommandOutput admin_tx(const std::string& args) {
-  CommandOutput out;
-  FILE* pipe = ::popen((ct::holdfast_binary() + " admin tx " + args + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.output.append(buf, n);
-  const int status = ::pclose(pipe);
-  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
+ct::CommandOutput admin_tx(const std::string& args) { return ct::run_command(ct::holdfast_binary() + " admin tx " + args); }
 
 // Decisions a test hands to its listener, by message body.
 class Script {
