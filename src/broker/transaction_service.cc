@@ -84,10 +84,13 @@ TransactionService::~TransactionService() { stop(); }
 Status TransactionService::load() {
   startup_offset_ = store_->confirmed_offset();
   store_->wait_dispatched(startup_offset_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    scanned_half_ = offsets_->query(kGroup, kHalfTopic, 0).value_or(0);
+    scanned_op_ = offsets_->query(kGroup, kOpTopic, 0).value_or(0);
+  }
+  scan();
   std::lock_guard<std::mutex> lock(mu_);
-  scanned_half_ = offsets_->query(kGroup, kHalfTopic, 0).value_or(0);
-  scanned_op_ = offsets_->query(kGroup, kOpTopic, 0).value_or(0);
-  scan_locked();
   if (!pending_.empty()) {
     logger("broker")->info("transactions: {} half message(s) pending after start (half progress {}, op progress {})",
                            pending_.size(), pending_.begin()->first, scanned_op_);
@@ -95,9 +98,11 @@ Status TransactionService::load() {
   return Status::ok();
 }
 
-void TransactionService::scan_locked() {
-  scan_ops_locked();
-  scan_halves_locked();
+void TransactionService::scan() {
+  std::lock_guard<std::mutex> scanning(scan_mu_);
+  scan_ops();
+  scan_halves();
+  std::lock_guard<std::mutex> lock(mu_);
   // Ended transactions whose halves all lie behind the scan are forgotten: a replayed end for one
   // of them finds neither a pending half nor a mark and is answered "already ended".
   for (auto it = ended_.begin(); it != ended_.end();) {
@@ -134,10 +139,17 @@ void TransactionService::add_half_locked(int64_t queue_offset, const RecordView&
   pending_[queue_offset] = std::move(h);
 }
 
-void TransactionService::scan_halves_locked() {
+void TransactionService::scan_halves() {
   auto log = logger("broker");
   for (;;) {
-    GetResult got = store_->get_messages(kHalfTopic, 0, scanned_half_, kScanBatch, 4 * 1024 * 1024);
+    int64_t from;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      from = scanned_half_;
+    }
+    // Read without the lock (ends on network threads must not wait for the store), apply with it.
+    GetResult got = store_->get_messages(kHalfTopic, 0, from, kScanBatch, 4 * 1024 * 1024);
+    std::lock_guard<std::mutex> lock(mu_);
     if (got.status == GetStatus::kOffsetTooSmall || got.status == GetStatus::kMessageWasRemoving ||
         got.status == GetStatus::kOffsetOverflowBadly) {
       const int64_t to = got.status == GetStatus::kOffsetOverflowBadly ? got.max_offset
@@ -162,10 +174,17 @@ void TransactionService::scan_halves_locked() {
   }
 }
 
-void TransactionService::scan_ops_locked() {
-  const int64_t half_max = std::max(store_->max_offset_in_queue(kHalfTopic, 0), scanned_half_);
+void TransactionService::scan_ops() {
+  int64_t half_max = store_->max_offset_in_queue(kHalfTopic, 0);
   for (;;) {
-    GetResult got = store_->get_messages(kOpTopic, 0, scanned_op_, kScanBatch, 1024 * 1024);
+    int64_t from;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      from = scanned_op_;
+      half_max = std::max(half_max, scanned_half_);
+    }
+    GetResult got = store_->get_messages(kOpTopic, 0, from, kScanBatch, 1024 * 1024);
+    std::lock_guard<std::mutex> lock(mu_);
     if (got.status == GetStatus::kOffsetTooSmall || got.status == GetStatus::kMessageWasRemoving ||
         got.status == GetStatus::kOffsetOverflowBadly) {
       const int64_t to = got.status == GetStatus::kOffsetOverflowBadly ? got.max_offset
@@ -434,8 +453,8 @@ int TransactionService::run_check_once() {
   const int64_t now = env_->now_ms();
   std::vector<std::pair<int64_t, Half>> due;
   {
+    scan();
     std::lock_guard<std::mutex> lock(mu_);
-    scan_locked();
     for (const auto& [offset, h] : pending_) {
       if (ending_.count(h.id) != 0) continue;
       const int64_t wait = std::max(options_.timeout_ms, h.immunity_ms);
@@ -446,8 +465,8 @@ int TransactionService::run_check_once() {
   }
   int sent = 0;
   for (const auto& [offset, h] : due) check_one(offset, h, now, &sent);
+  scan();
   std::lock_guard<std::mutex> lock(mu_);
-  scan_locked();
   save_progress_locked();
   return sent;
 }
@@ -582,11 +601,7 @@ int64_t TransactionService::checks_sent() const {
 
 void TransactionService::handle_list(const transport::ConnectionPtr& conn, RemotingCommand request,
                                      remoting::SerializeType type) {
-  {
-    // Include what arrived since the last round.
-    std::lock_guard<std::mutex> lock(mu_);
-    scan_locked();
-  }
+  scan();  // include what arrived since the last scan
   const std::string group_filter(request.ext("producerGroup").value_or(""));
   nlohmann::json pending_list = nlohmann::json::array();
   for (const PendingTransaction& p : pending()) {
@@ -644,12 +659,23 @@ void TransactionService::start() {
 }
 
 void TransactionService::loop() {
+  // Between check rounds the new halves and ops are taken in every second, so that the ends of a
+  // busy producer are forgotten as their halves pass instead of piling up for a whole interval.
+  const int64_t scan_every_ms = std::min<int64_t>(options_.check_interval_ms, 1000);
+  int64_t next_check_us = env_->now_micros_monotonic() + options_.check_interval_ms * 1000;
   std::unique_lock<std::mutex> lock(stop_mu_);
   while (!stop_) {
-    stop_cv_.wait_for(lock, std::chrono::milliseconds(options_.check_interval_ms), [this] { return stop_; });
+    stop_cv_.wait_for(lock, std::chrono::milliseconds(scan_every_ms), [this] { return stop_; });
     if (stop_) break;
     lock.unlock();
-    run_check_once();
+    if (env_->now_micros_monotonic() >= next_check_us) {
+      run_check_once();
+      next_check_us = env_->now_micros_monotonic() + options_.check_interval_ms * 1000;
+    } else {
+      scan();
+      std::lock_guard<std::mutex> l(mu_);
+      save_progress_locked();
+    }
     lock.lock();
   }
 }

@@ -132,9 +132,11 @@ class TransactionService {
     int64_t half_limit = 0;  // every half of this transaction is below this half-queue offset
   };
 
-  void scan_locked();
-  void scan_halves_locked();
-  void scan_ops_locked();
+  // Takes in the halves and op records stored since the last scan (one scanner at a time; the
+  // store is read without mu_, each batch applied under it).
+  void scan();
+  void scan_halves();
+  void scan_ops();
   void add_half_locked(int64_t queue_offset, const RecordView& r);
   void mark_ended_locked(const std::string& id, End end);
   void save_progress_locked();
@@ -165,6 +167,7 @@ class TransactionService {
   int64_t checks_sent_ = 0;
   uint64_t round_robin_ = 0;
 
+  std::mutex scan_mu_;
   std::mutex run_mu_;
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
