@@ -112,6 +112,9 @@ void TransactionService::scan() {
       ++it;
     }
   }
+  for (auto it = copy_limit_.begin(); it != copy_limit_.end();) {
+    it = it->second <= scanned_half_ ? copy_limit_.erase(it) : std::next(it);
+  }
 }
 
 void TransactionService::add_half_locked(int64_t queue_offset, const RecordView& r) {
@@ -225,6 +228,10 @@ void TransactionService::mark_ended_locked(const std::string& id, End end) {
   Ended& e = ended_[id];
   e.end = end;
   e.half_limit = std::max({e.half_limit, scanned_half_, store_->max_offset_in_queue(kHalfTopic, 0)});
+  if (auto copy = copy_limit_.find(id); copy != copy_limit_.end()) {
+    e.half_limit = std::max(e.half_limit, copy->second);
+    copy_limit_.erase(copy);
+  }
   auto it = by_id_.find(id);
   if (it != by_id_.end()) {
     for (int64_t offset : it->second) {
@@ -543,6 +550,8 @@ void TransactionService::check_one(int64_t queue_offset, const Half& h, int64_t 
       ended->second.half_limit = std::max(ended->second.half_limit, put.queue_offset + 1);
       return;
     }
+    int64_t& limit = copy_limit_[h.id];
+    limit = std::max(limit, put.queue_offset + 1);
     if (ending_.count(h.id) != 0) return;  // its end is being written; mark_ended covers the copy
   }
   auto copy_bytes = store_->read_record(put.physical_offset);

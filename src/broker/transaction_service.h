@@ -161,6 +161,9 @@ class TransactionService {
   std::map<std::string, std::set<int64_t>> by_id_;       // transaction id -> its pending offsets
   std::map<std::string, End> ending_;                    // decided, records being written
   std::map<std::string, Ended> ended_;
+  // Copies a check round re-put, by transaction: an end decided before the scan reaches a copy
+  // still covers it (its half_limit includes the copy), so the copy is never checked.
+  std::map<std::string, int64_t> copy_limit_;
   std::deque<std::pair<int64_t, int64_t>> op_log_;       // (op offset, half limit), scanned ops
   int64_t scanned_half_ = 0;
   int64_t scanned_op_ = 0;
