@@ -33,7 +33,7 @@ endforeach()
 file(GLOB_RECURSE installed_headers RELATIVE ${prefix}/include ${prefix}/include/*)
 list(SORT installed_headers)
 if(NOT installed_headers STREQUAL
-   "holdfast/message.h;holdfast/outcome.h;holdfast/producer.h;holdfast/pull_consumer.h;holdfast/push_consumer.h")
+   "holdfast/message.h;holdfast/outcome.h;holdfast/producer.h;holdfast/pull_consumer.h;holdfast/push_consumer.h;holdfast/transaction_producer.h")
   message(FATAL_ERROR "package_test: unexpected installed headers: ${installed_headers}")
 endif()
 
@@ -41,7 +41,7 @@ step("configure examples/ against the prefix"
      ${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples -B ${outside} -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
 step("build examples/" ${CMAKE_COMMAND} --build ${outside} -j2)
 foreach(example producer_example async_producer_example ordered_producer_example pull_consumer_example
-                push_consumer_example)
+                push_consumer_example transaction_producer_example)
   if(NOT EXISTS ${outside}/${example})
     message(FATAL_ERROR "package_test: ${example} was not built")
   endif()
