@@ -1,5 +1,5 @@
 // Transactional messages end to end: the C++ TransactionProducer against a `holdfast standalone`
-// process with short check timers (check every 300 ms, first check 500 ms after birth, 3 checks at
+// process with short check timers (check every 300 ms, first check 1.5 s after birth, 3 checks at
 // most). Commit, rollback, unknown-then-commit and unknown-then-rollback on check-back; no check for
 // an ended transaction; END_TRANSACTION validation and replays from a raw remoting client; racing
 // commits delivered once; no check (and no check count spent) while no producer of the group is
@@ -90,7 +90,7 @@ class TransactionE2ETest : public ::testing::Test {
     broker_port_ = ts::free_port();
     server_ = new ct::HoldfastProcess(ct::standalone(
         *dir_, ns_port_, broker_port_,
-        {"transactionCheckInterval=300", "transactionTimeOut=500", "transactionCheckMax=3"}));
+        {"transactionCheckInterval=300", "transactionTimeOut=1500", "transactionCheckMax=3"}));
     ASSERT_EQ(server_->start(), "");
   }
   static void TearDownTestSuite() {
@@ -426,7 +426,7 @@ TEST_F(TransactionE2ETest, ImmunityDefersTheFirstCheckAndSpendsNoCount) {
   const auto sent_at = std::chrono::steady_clock::now();
   auto r = producer_->send_in_transaction(m, "");
   ASSERT_TRUE(r.ok()) << r.error().to_string();
-  // transactionTimeOut is 500 ms and transactionCheckMax 3 (about one second of rounds), but the
+  // transactionTimeOut is 1.5 s and transactionCheckMax 3 (about one more second of rounds), but the
   // producer asked for 4 s: no check, no count, no discard before then.
   std::this_thread::sleep_for(3000ms);
   EXPECT_EQ(script.checked("long-local-transaction"), 0);
