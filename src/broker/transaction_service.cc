@@ -217,17 +217,19 @@ void TransactionService::scan_ops() {
       if (known != ended_.end()) limit = std::max(limit, known->second.half_limit);
       op_log_.emplace_back(got.queue_offsets[i], limit);
       if (ending_.count(id) != 0) continue;
-      mark_ended_locked(id, end);
+      mark_ended_locked(id, end, parse_int(r.body).value_or(0));
       ended_[id].half_limit = std::max(ended_[id].half_limit, limit);
     }
   }
 }
 
-void TransactionService::mark_ended_locked(const std::string& id, End end) {
+void TransactionService::mark_ended_locked(const std::string& id, End end, int64_t half_offset) {
   ending_.erase(id);
   Ended& e = ended_[id];
   e.end = end;
-  e.half_limit = std::max({e.half_limit, scanned_half_, store_->max_offset_in_queue(kHalfTopic, 0)});
+  // Every half of the transaction not yet scanned lies below this limit: the named half, earlier
+  // attempts of the producer's send (stored before it), and check copies (copy_limit_).
+  e.half_limit = std::max({e.half_limit, scanned_half_, half_offset + 1});
   if (auto copy = copy_limit_.find(id); copy != copy_limit_.end()) {
     e.half_limit = std::max(e.half_limit, copy->second);
     copy_limit_.erase(copy);
@@ -389,15 +391,16 @@ void TransactionService::handle_end(const transport::ConnectionPtr& conn, Remoti
       return;
     }
     MessageToStore op = op_message(r.queue_offset, id, End::kCommit);
-    store_->put_async(std::move(op), [this, id, reply](const PutResult& put) {
+    store_->put_async(std::move(op), [this, id, reply, half_offset = r.queue_offset](const PutResult& put) {
       std::lock_guard<std::mutex> lock(mu_);
-      mark_ended_locked(id, End::kCommit);
+      mark_ended_locked(id, End::kCommit, half_offset);
       (void)put;
       reply(rc::kSuccess, "transaction " + id + " was already committed; nothing changed");
     });
     return;
   }
-  auto finish = [this, id, lock_id, reply, end, check_max_copy](bool ok, const std::string& why) {
+  const int64_t half_offset = r.queue_offset;
+  auto finish = [this, id, lock_id, reply, end, check_max_copy, half_offset](bool ok, const std::string& why) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!ok) {
       ending_.erase(lock_id);
@@ -407,11 +410,10 @@ void TransactionService::handle_end(const transport::ConnectionPtr& conn, Remoti
     if (check_max_copy) {
       ending_.erase(lock_id);
     } else {
-      mark_ended_locked(id, end);
+      mark_ended_locked(id, end, half_offset);
     }
     reply(rc::kSuccess, "");
   };
-  const int64_t half_offset = r.queue_offset;
   auto write_op = [this, half_offset, id, end, finish, check_max_copy](bool committed) {
     if (check_max_copy) {
       finish(true, "");
@@ -491,7 +493,7 @@ void TransactionService::check_one(int64_t queue_offset, const Half& h, int64_t 
     log->info("transactions: {} was committed before the restart; recording its end", h.id);
     (void)put_blocking(op_message(queue_offset, h.id, End::kCommit));
     std::lock_guard<std::mutex> lock(mu_);
-    mark_ended_locked(h.id, End::kCommit);
+    mark_ended_locked(h.id, End::kCommit, queue_offset);
     return;
   }
   auto bytes = store_->read_record(h.commit_log_offset);
@@ -520,7 +522,7 @@ void TransactionService::check_one(int64_t queue_offset, const Half& h, int64_t 
     log->warn("transactions: {} of group {} reached {} checks; kept in {}", h.id, h.group, h.check_times,
               kTransCheckMaxTopic);
     std::lock_guard<std::mutex> lock(mu_);
-    mark_ended_locked(h.id, End::kDiscard);
+    mark_ended_locked(h.id, End::kDiscard, queue_offset);
     return;
   }
   std::vector<ClientChannel> channels = clients_->producers(h.group);

@@ -138,7 +138,8 @@ class TransactionService {
   void scan_halves();
   void scan_ops();
   void add_half_locked(int64_t queue_offset, const RecordView& r);
-  void mark_ended_locked(const std::string& id, End end);
+  // Ends `id` in memory (half_offset: the half the end named). Touches no store.
+  void mark_ended_locked(const std::string& id, End end, int64_t half_offset);
   void save_progress_locked();
   // The index holds a committed copy (COMMIT type) of transaction `id` in `real_topic`.
   bool committed_in_index(const std::string& real_topic, const std::string& id) const;

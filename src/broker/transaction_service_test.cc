@@ -1,6 +1,7 @@
 // TransactionService on FaultEnv (fake clock, power loss): seeded runs of half puts, ends from the
-// producer, check rounds answered from the application's decisions, progress persists, and power
-// losses (unsynced bytes dropped, the process's objects torn down, everything reopened). After the
+// producer (half of them still in flight when the next step, possibly a power loss, comes), check
+// rounds answered from the application's decisions, progress persists, and power losses (unsynced
+// bytes dropped, the process's objects torn down, everything reopened). After the
 // last round every half message whose put was acknowledged is ended: a committed one is in its
 // real topic exactly once, a rolled-back one never, and nothing is pending.
 #include "broker/transaction_service.h"
@@ -140,19 +141,29 @@ class TransactionServiceCrashTest : public ::testing::TestWithParam<uint32_t> {
     h->log_offset = r.physical_offset;
     return r.status == PutStatus::kOk;
   }
-  // END_TRANSACTION as a request that wants an answer; returns its response code.
-  int end(int64_t table, int64_t log, bool commit, bool from_check) {
+  // END_TRANSACTION as a request that wants an answer; returns its response code. With `wait`
+  // false the end is left in flight (a power loss may come before it completes); settle() waits.
+  int end(int64_t table, int64_t log, bool commit, bool from_check, bool wait = true) {
     RemotingCommand r = RemotingCommand::make_request(req::kEndTransaction);
     r.set_ext("producerGroup", kGroup);
     r.set_ext_int("tranStateTableOffset", table);
     r.set_ext_int("commitLogOffset", log);
     r.set_ext_int("commitOrRollback", commit ? 8 : 12);
     r.set_ext_bool("fromTransactionCheck", from_check);
+    r.opaque = ++next_opaque_;  // the transport would assign it; responses are matched by it
     const int32_t opaque = r.opaque;
     service_->handle_end(conn_, std::move(r), remoting::SerializeType::kJson);
+    if (!wait) {
+      in_flight_.push_back(opaque);
+      return 0;
+    }
     auto resp = conn_->response_to(opaque);
     EXPECT_TRUE(resp.has_value());
     return resp ? resp->code : -1;
+  }
+  void settle() {
+    for (int32_t opaque : in_flight_) EXPECT_TRUE(conn_->response_to(opaque).has_value());
+    in_flight_.clear();
   }
   // One check round on the fake clock; every check-back is answered from the ledger.
   void check_round(const std::map<std::string, bool>& ledger) {
@@ -189,6 +200,8 @@ class TransactionServiceCrashTest : public ::testing::TestWithParam<uint32_t> {
     return out;
   }
 
+  int32_t next_opaque_ = 0;
+  std::vector<int32_t> in_flight_;
   FaultEnv env_{GetParam()};
   std::shared_ptr<ProducerConnection> conn_ = std::make_shared<ProducerConnection>();
   std::unique_ptr<MessageStore> store_;
@@ -216,7 +229,7 @@ TEST_P(TransactionServiceCrashTest, PowerLossDuringCheckRoundsLosesNoHalfAndDeli
     } else if (roll < 55 && !halves.empty()) {
       // The producer's own end (possibly a replay of one already applied).
       const Half& h = halves[rng() % halves.size()];
-      end(h.table_offset, h.log_offset, h.commit, false);
+      end(h.table_offset, h.log_offset, h.commit, false, /*wait=*/rng() % 2 == 0);
     } else if (roll < 85) {
       check_round(ledger);
     } else if (roll < 92) {
@@ -226,6 +239,7 @@ TEST_P(TransactionServiceCrashTest, PowerLossDuringCheckRoundsLosesNoHalfAndDeli
       ++crashes;
     }
   }
+  settle();
   // Heal: rounds until nothing is pending.
   for (int round = 0; round < 20 && (round < 3 || !service_->pending().empty()); ++round) check_round(ledger);
   EXPECT_TRUE(service_->pending().empty());
