@@ -110,6 +110,24 @@ class MessageStore {
   // order. Either all are stored or none.
   void put_batch_async(std::vector<MessageToStore> msgs, std::function<void(std::vector<PutResult>)> done);
 
+  // --- Replication seam (master-slave replication, facts §7.3) ---
+  // Master side: up to max_bytes of the commit log from `offset`, as stored, never past what is
+  // confirmed (readers' limit) nor across a segment end. Empty at the confirmed end;
+  // InvalidArgument past it or below the oldest segment.
+  Result<std::string> read_confirmed(int64_t offset, size_t max_bytes) const;
+  // Slave side: appends `bytes` — a master's commit log from `offset`, verbatim, including the
+  // blank record and filler that end a segment — at exactly `offset`, which must be end_offset().
+  // The store must take no local puts while it replicates (Busy otherwise). Before anything is
+  // written the bytes are checked: every record that becomes complete must decode (CRC included)
+  // at its own physical offset, else Corruption and nothing is written. A call that returns OK
+  // has written the bytes; the complete records among them become durable as the store's flush
+  // type makes them (SYNC_FLUSH: the flusher is woken; flushed_offset() tells), readable
+  // (consume queues, index) once durable (SYNC) or at once (ASYNC), and advance the queues' next
+  // offsets as the master assigned them. An incomplete record at the end waits for the next call.
+  Status append_replica(int64_t offset, std::string_view bytes);
+  // Where the log ends (the next append_replica offset; after a crash, what recovery kept).
+  int64_t end_offset() const;
+
   GetResult get_messages(const std::string& topic, int32_t queue_id, int64_t queue_offset,
                          int max_count, int64_t max_bytes = 256 * 1024,
                          const std::function<bool(int64_t tags_code)>& filter = nullptr) const;
@@ -210,7 +228,7 @@ class MessageStore {
   RecoveryInfo recovery_;
 
   // Put path (LevelDB-style writer queue: the front writer writes for the whole group).
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::deque<Writer*> writers_;
   bool leader_active_ = false;  // one thread at a time writes groups
   bool handoff_ = false;        // a caller passed leadership to the writer thread
@@ -222,6 +240,10 @@ class MessageStore {
   std::set<std::string> deleting_topics_;  // puts to these fail (delete_topic)
   std::string group_buffer_;
   bool shutting_down_ = false;
+  // append_replica: bytes from replica_parsed_ (a record boundary) to appended_ that do not yet
+  // form a complete record; replica_parsed_ < 0 until the first call.
+  std::string replica_carry_;
+  int64_t replica_parsed_ = -1;
 
   std::atomic<int64_t> written_{0};
   std::atomic<int64_t> flushed_{0};
