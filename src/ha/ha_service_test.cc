@@ -1,0 +1,185 @@
+// HaMaster / HaSlave over real loopback sockets and real files: a slave replicating while the
+// master writes holds a byte-for-byte copy of the master's log and the same consume queues; a
+// slave stopped mid-transfer and reopened continues where its log ends; garbage and offsets
+// beyond the master's log on the HA port close only that connection.
+#include "ha/ha_service.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "base/coding.h"
+#include "storage/store_test_util.h"
+
+namespace holdfast::ha {
+namespace {
+
+using namespace std::chrono_literals;
+
+class HaServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/hf_ha_XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    master_ = open("master");
+    slave_ = open("slave");
+    ha_.heartbeat_interval_ms = 200;
+    ha_.housekeeping_ms = 2000;
+    master_ha_ = std::make_unique<HaMaster>(master_.get(), ha_);
+    ASSERT_TRUE(master_ha_->start("127.0.0.1", 0).is_ok());
+  }
+  void TearDown() override {
+    if (slave_ha_) slave_ha_->stop();
+    if (master_ha_) master_ha_->stop();
+    slave_.reset();
+    master_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::unique_ptr<MessageStore> open(const std::string& name) {
+    auto opts = testing_util::small_options(dir_ + "/" + name);
+    opts.max_message_size = 8 * 1024;
+    auto s = MessageStore::open(Env::posix(), opts);
+    EXPECT_TRUE(s.is_ok()) << s.status().to_string();
+    return s.is_ok() ? std::move(s).value() : nullptr;
+  }
+  std::string master_address() const { return "127.0.0.1:" + std::to_string(master_ha_->port()); }
+  void start_slave() {
+    slave_ha_ = std::make_unique<HaSlave>(slave_.get(), master_address(), ha_);
+    slave_ha_->start();
+  }
+  void put(int n, uint32_t seed) {
+    std::mt19937 rng(seed);
+    for (int i = 0; i < n; ++i) {
+      MessageToStore m = testing_util::make_message("Topic" + std::to_string(rng() % 3), static_cast<int32_t>(rng() % 2),
+                                                    std::string(100 + rng() % 3000, static_cast<char>('a' + i % 26)));
+      ASSERT_EQ(master_->put(std::move(m)).status, PutStatus::kOk);
+    }
+  }
+  bool caught_up(std::chrono::seconds limit) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+      if (slave_->confirmed_offset() == master_->confirmed_offset() &&
+          master_ha_->max_slave_ack() == master_->confirmed_offset()) {
+        return true;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }
+  void expect_same_log() {
+    const int64_t end = slave_->confirmed_offset();
+    ASSERT_EQ(end, master_->confirmed_offset());
+    for (int64_t at = 0; at < end;) {
+      auto a = master_->read_confirmed(at, 65536);
+      auto b = slave_->read_confirmed(at, 65536);
+      ASSERT_TRUE(a.is_ok() && b.is_ok());
+      ASSERT_EQ(*a, *b) << "at offset " << at;
+      ASSERT_FALSE(a->empty());
+      at += static_cast<int64_t>(a->size());
+    }
+    master_->wait_dispatched(end);
+    slave_->wait_dispatched(end);
+    for (int t = 0; t < 3; ++t) {
+      for (int32_t q = 0; q < 2; ++q) {
+        const std::string topic = "Topic" + std::to_string(t);
+        EXPECT_EQ(slave_->max_offset_in_queue(topic, q), master_->max_offset_in_queue(topic, q));
+      }
+    }
+  }
+  // A raw client on the HA port: sends `bytes`, then reads until the master closes (true) or
+  // 5 s pass (false).
+  bool master_closes_after(const std::string& bytes) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(master_ha_->port());
+    ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      ::close(fd);
+      return false;
+    }
+    (void)::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char buf[4096];
+    bool closed = false;
+    for (;;) {
+      const ssize_t r = ::recv(fd, buf, sizeof(buf), 0);
+      if (r == 0 || (r < 0 && errno == ECONNRESET)) {
+        closed = true;
+        break;
+      }
+      if (r < 0) break;  // timeout
+    }
+    ::close(fd);
+    return closed;
+  }
+
+  std::string dir_;
+  HaOptions ha_;
+  std::unique_ptr<MessageStore> master_;
+  std::unique_ptr<MessageStore> slave_;
+  std::unique_ptr<HaMaster> master_ha_;
+  std::unique_ptr<HaSlave> slave_ha_;
+};
+
+TEST_F(HaServiceTest, SlaveHoldsAByteForByteCopyWhileTheMasterWrites) {
+  put(100, 1);
+  start_slave();
+  std::thread writer([&] { put(1500, 2); });
+  writer.join();
+  ASSERT_TRUE(caught_up(30s)) << "slave " << slave_->confirmed_offset() << " master " << master_->confirmed_offset()
+                              << " ack " << master_ha_->max_slave_ack();
+  EXPECT_EQ(master_ha_->connected_slaves(), 1);
+  EXPECT_GT(master_->confirmed_offset(), 4 * 128 * 1024) << "several segments were crossed";
+  expect_same_log();
+}
+
+TEST_F(HaServiceTest, StoppedSlaveReopensAndContinuesWhereItsLogEnds) {
+  start_slave();
+  std::thread writer([&] { put(800, 3); });
+  std::this_thread::sleep_for(50ms);
+  slave_ha_->stop();  // mid-transfer
+  slave_ha_.reset();
+  writer.join();
+  const int64_t had = slave_->end_offset();
+  EXPECT_LT(had, master_->confirmed_offset());
+  ASSERT_TRUE(slave_->shutdown().is_ok());
+  slave_.reset();
+  slave_ = open("slave");
+  ASSERT_TRUE(slave_);
+  start_slave();
+  ASSERT_TRUE(caught_up(30s));
+  expect_same_log();
+}
+
+TEST_F(HaServiceTest, BadInputOnTheHaPortClosesOnlyThatConnection) {
+  put(50, 4);
+  start_slave();
+  ASSERT_TRUE(caught_up(30s));
+  // An offset ahead of the master's log.
+  char ahead[8];
+  put_be64(ahead, static_cast<uint64_t>(master_->confirmed_offset() + 4096));
+  EXPECT_TRUE(master_closes_after(std::string(ahead, 8)));
+  // Garbage that decodes to a negative offset.
+  EXPECT_TRUE(master_closes_after(std::string(8, '\xFF')));
+  // A report that never completes: closed after the housekeeping interval.
+  EXPECT_TRUE(master_closes_after("\x01\x02\x03"));
+  // The real slave is still replicated.
+  put(200, 5);
+  ASSERT_TRUE(caught_up(30s));
+  expect_same_log();
+  EXPECT_EQ(slave_ha_->connections(), 1);
+}
+
+}  // namespace
+}  // namespace holdfast::ha
