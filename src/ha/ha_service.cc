@@ -116,12 +116,18 @@ Status HaMaster::start(const std::string& host, uint16_t port) {
   ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
   port_ = ntohs(addr.sin_port);
   acceptor_ = std::thread([this] { accept_loop(); });
+  timer_ = std::thread([this] { timeout_loop(); });
   logger("ha")->info("ha: master listening on {}:{}", host, port_);
   return Status::ok();
 }
 
 void HaMaster::stop() {
   if (stop_.exchange(true)) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    waiters_cv_.notify_all();
+  }
+  if (timer_.joinable()) timer_.join();
   if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
   if (acceptor_.joinable()) acceptor_.join();
   if (listen_fd_ >= 0) ::close(listen_fd_);
@@ -135,6 +141,64 @@ void HaMaster::stop() {
     ::shutdown(s->fd, SHUT_RDWR);
     if (s->thread.joinable()) s->thread.join();
     ::close(s->fd);
+  }
+  std::multimap<int64_t, Waiter> left;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    left.swap(waiters_);
+  }
+  for (auto& [offset, w] : left) w.done(PutStatus::kFlushSlaveTimeout);
+}
+
+void HaMaster::wait_replicated(int64_t offset, int64_t timeout_ms, std::function<void(PutStatus)> done) {
+  std::unique_lock<std::mutex> lock(mu_);
+  int64_t best = -1;
+  for (const auto& s : slaves_) best = std::max(best, s->ack.load());
+  if (best >= offset) {
+    lock.unlock();
+    done(PutStatus::kOk);
+    return;
+  }
+  if (stop_.load() || best < 0 || store_->confirmed_offset() - best > options_.slave_fallbehind_max) {
+    lock.unlock();
+    done(PutStatus::kSlaveNotAvailable);
+    return;
+  }
+  const bool earliest = waiters_.empty();
+  waiters_.emplace(offset, Waiter{now_ms() + timeout_ms, std::move(done)});
+  if (earliest) waiters_cv_.notify_all();
+}
+
+void HaMaster::on_ack(int64_t ack) {
+  std::vector<std::function<void(PutStatus)>> ready;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto end = waiters_.upper_bound(ack);
+    for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second.done));
+    waiters_.erase(waiters_.begin(), end);
+  }
+  for (auto& done : ready) done(PutStatus::kOk);
+}
+
+void HaMaster::timeout_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_.load()) {
+    waiters_cv_.wait_for(lock, std::chrono::milliseconds(10), [this] { return stop_.load(); });
+    if (waiters_.empty()) continue;
+    const int64_t now = now_ms();
+    std::vector<std::function<void(PutStatus)>> expired;
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      if (it->second.deadline_ms <= now) {
+        expired.push_back(std::move(it->second.done));
+        it = waiters_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (expired.empty()) continue;
+    lock.unlock();
+    for (auto& done : expired) done(PutStatus::kFlushSlaveTimeout);
+    lock.lock();
   }
 }
 
@@ -206,7 +270,9 @@ void HaMaster::serve(std::shared_ptr<Slave> slave) {
                std::to_string(store_->confirmed_offset()));
     return;
   }
-  slave->ack.store(next);
+  // The first report says where the slave's log ends, not what is durable there: it is where the
+  // transfer starts, not an acknowledgement (the slave's next reports are).
+  slave->ack.store(0);
   log->info("ha: slave {} connected at offset {}", slave->peer, next);
   int64_t last_write = now_ms(), last_read = now_ms();
   std::string frame;
@@ -226,7 +292,10 @@ void HaMaster::serve(std::shared_ptr<Slave> slave) {
                    std::to_string(store_->confirmed_offset()));
         return;
       }
-      slave->ack.store(std::max(slave->ack.load(), ack));
+      if (ack > slave->ack.load()) {
+        slave->ack.store(ack);
+        on_ack(ack);
+      }
       last_read = now_ms();
     }
     if (now_ms() - last_read > options_.housekeeping_ms) {

@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,6 +39,7 @@ struct HaOptions {
   int64_t heartbeat_interval_ms = 5000;   // haSendHeartbeatInterval
   int64_t housekeeping_ms = 20000;        // haHousekeepingInterval
   int64_t transfer_batch_bytes = 32768;   // haTransferBatchSize
+  int64_t slave_fallbehind_max = 256LL * 1024 * 1024;  // haSlaveFallbehindMax
 };
 
 class HaMaster {
@@ -52,10 +54,24 @@ class HaMaster {
   int64_t max_slave_ack() const;
   int connected_slaves() const;
 
+  // SYNC_MASTER (facts §7.2): `done` is called exactly once — kOk when a connected slave has
+  // acknowledged `offset` (under a SYNC_FLUSH slave: durable there); kSlaveNotAvailable at once
+  // when no slave is connected or the best one is more than slave_fallbehind_max behind the
+  // master's log; kFlushSlaveTimeout after timeout_ms (or at stop()). Every acknowledgement wakes
+  // all the waiters it covers together: one round trip serves every put waiting for it. `done`
+  // runs on a thread of this object and must not block.
+  void wait_replicated(int64_t offset, int64_t timeout_ms, std::function<void(PutStatus)> done);
+
  private:
   struct Slave;
+  struct Waiter {
+    int64_t deadline_ms;
+    std::function<void(PutStatus)> done;
+  };
   void accept_loop();
   void serve(std::shared_ptr<Slave> slave);
+  void on_ack(int64_t ack);
+  void timeout_loop();
 
   MessageStore* const store_;
   const HaOptions options_;
@@ -65,6 +81,9 @@ class HaMaster {
   std::thread acceptor_;
   mutable std::mutex mu_;
   std::vector<std::shared_ptr<Slave>> slaves_;
+  std::multimap<int64_t, Waiter> waiters_;  // by offset
+  std::condition_variable waiters_cv_;
+  std::thread timer_;
 };
 
 class HaSlave {

@@ -11,7 +11,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <future>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -179,6 +182,63 @@ TEST_F(HaServiceTest, BadInputOnTheHaPortClosesOnlyThatConnection) {
   ASSERT_TRUE(caught_up(30s));
   expect_same_log();
   EXPECT_EQ(slave_ha_->connections(), 1);
+}
+
+TEST_F(HaServiceTest, SyncMasterWaitAnswersOkOnlyOnceTheSlaveHasItDurably) {
+  // No slave: SLAVE_NOT_AVAILABLE at once.
+  put(5, 6);
+  std::promise<PutStatus> none;
+  master_ha_->wait_replicated(master_->confirmed_offset(), 3000, [&](PutStatus s) { none.set_value(s); });
+  EXPECT_EQ(none.get_future().get(), PutStatus::kSlaveNotAvailable);
+
+  start_slave();
+  ASSERT_TRUE(caught_up(30s));
+  // Many puts waiting at once; each answer comes only when the slave's durable offset covers it.
+  std::mutex mu;
+  std::vector<std::pair<int64_t, PutStatus>> answers;
+  std::atomic<int> early{0};
+  std::condition_variable cv;
+  constexpr int kPuts = 200;
+  for (int i = 0; i < kPuts; ++i) {
+    PutResult r = master_->put(testing_util::make_message("Topic0", 0, std::string(500, 'x')));
+    ASSERT_EQ(r.status, PutStatus::kOk);
+    const int64_t end = r.physical_offset + r.wrote_bytes;
+    master_ha_->wait_replicated(end, 5000, [&, end](PutStatus s) {
+      if (s == PutStatus::kOk && slave_->flushed_offset() < end) early.fetch_add(1);
+      std::lock_guard<std::mutex> lock(mu);
+      answers.emplace_back(end, s);
+      cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 30s, [&] { return answers.size() == kPuts; }));
+    for (const auto& [end, status] : answers) EXPECT_EQ(status, PutStatus::kOk) << end;
+  }
+  EXPECT_EQ(early.load(), 0) << "answered before the slave had the message durably";
+
+  // A slave that connects and then never acknowledges: FLUSH_SLAVE_TIMEOUT after the timeout.
+  slave_ha_->stop();
+  slave_ha_.reset();
+  for (int i = 0; i < 100 && master_ha_->connected_slaves() > 0; ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(master_ha_->connected_slaves(), 0);
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(master_ha_->port());
+  ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  char first[8];
+  put_be64(first, static_cast<uint64_t>(master_->confirmed_offset()));
+  ASSERT_EQ(::send(fd, first, 8, MSG_NOSIGNAL), 8);
+  for (int i = 0; i < 100 && master_ha_->connected_slaves() == 0; ++i) std::this_thread::sleep_for(20ms);
+  put(1, 7);
+  std::promise<PutStatus> stalled;
+  const auto asked = std::chrono::steady_clock::now();
+  master_ha_->wait_replicated(master_->confirmed_offset(), 300, [&](PutStatus s) { stalled.set_value(s); });
+  EXPECT_EQ(stalled.get_future().get(), PutStatus::kFlushSlaveTimeout);
+  EXPECT_GE(std::chrono::steady_clock::now() - asked, 290ms);
+  ::close(fd);
 }
 
 }  // namespace
