@@ -257,6 +257,19 @@ Status BrokerController::start() {
     impl_->pull->handle(c, std::move(r), t);
   });
   impl_->client_processor->register_to(server);
+  // What a slave copies from its master every 10 s besides topics (21) and groups (201).
+  server.register_handler(req::kGetAllConsumerOffset,
+                          [this](const ConnectionPtr& c, RemotingCommand r, remoting::SerializeType t) {
+                            RemotingCommand resp = r.make_response(remoting::response_code::kSuccess);
+                            resp.body = impl_->offsets->encode();
+                            c->send_response(resp, t);
+                          });
+  server.register_handler(req::kGetAllDelayOffset,
+                          [this](const ConnectionPtr& c, RemotingCommand r, remoting::SerializeType t) {
+                            RemotingCommand resp = r.make_response(remoting::response_code::kSuccess);
+                            resp.body = impl_->schedule->encode();
+                            c->send_response(resp, t);
+                          });
   server.register_handler(req::kEndTransaction, [this](const ConnectionPtr& c, RemotingCommand r, remoting::SerializeType t) {
     impl_->transactions->handle_end(c, std::move(r), t);
   });

@@ -98,14 +98,19 @@ int64_t ScheduleMessageService::next_due_ms() const {
   return next_due_;
 }
 
-Status ScheduleMessageService::persist() {
+std::string ScheduleMessageService::encode() const {
   nlohmann::json offsets = nlohmann::json::object();
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [level, state] : levels_) offsets[std::to_string(level)] = state.offset;
   }
+  return dump_pretty(nlohmann::json{{"offsetTable", offsets}});
+}
+
+Status ScheduleMessageService::persist() {
+  const std::string text = encode();
   std::lock_guard<std::mutex> lock(persist_mu_);
-  return file_.write(dump_pretty(nlohmann::json{{"offsetTable", offsets}}));  // skipped when unchanged
+  return file_.write(text);  // skipped when unchanged
 }
 
 int ScheduleMessageService::run_once() {

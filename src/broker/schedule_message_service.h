@@ -57,6 +57,9 @@ class ScheduleMessageService {
   // Delivers every message due at env->now_ms(); returns how many were put back.
   int run_once();
   Status persist();
+  // The progress as delayOffset.json holds it ({"offsetTable":{level:offset}}): the body of
+  // GET_ALL_DELAY_OFFSET (45), which slaves copy.
+  std::string encode() const;
 
   int64_t offset_of(int32_t level) const;
   // The earliest due time among messages not yet delivered that run_once looked at (0: none).

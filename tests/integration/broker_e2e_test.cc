@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "broker/config_file.h"
+
 #include "app/broker_config.h"
 #include "app/broker_controller.h"
 #include "broker/pull_message_processor.h"
@@ -281,6 +283,20 @@ TEST_F(BrokerE2ETest, ConsumerOffsetsSurviveRestart) {
   EXPECT_EQ(header_int(after, "offset"), 2);
   // The topic came back from topics.json and its messages from the store.
   EXPECT_EQ(header_int(call(addr_, offset_request(req::kGetMaxOffset, "Offsets", 1)), "offset"), 3);
+
+  // What a slave copies: every committed offset (43) and the delay levels' progress (45).
+  RemotingCommand all = call(addr_, RemotingCommand::make_request(req::kGetAllConsumerOffset));
+  ASSERT_EQ(all.code, rc::kSuccess);
+  // Integer map keys come unquoted, as a Java broker writes them.
+  EXPECT_NE(all.body.find("\"Offsets@cg\":{1:2}"), std::string::npos) << all.body;
+  auto offsets = nlohmann::json::parse(broker::quote_bare_integer_keys(all.body), nullptr, false);
+  ASSERT_TRUE(offsets.is_object()) << all.body;
+  EXPECT_EQ(offsets["offsetTable"]["Offsets@cg"]["1"], 2) << all.body;
+  RemotingCommand delay = call(addr_, RemotingCommand::make_request(req::kGetAllDelayOffset));
+  ASSERT_EQ(delay.code, rc::kSuccess);
+  auto levels = nlohmann::json::parse(broker::quote_bare_integer_keys(delay.body), nullptr, false);
+  ASSERT_TRUE(levels.is_object()) << delay.body;
+  EXPECT_EQ(levels["offsetTable"].size(), 18u) << delay.body;  // one entry per delay level
 }
 
 TEST_F(BrokerE2ETest, HeartbeatListsConsumersAndCreatesRetryTopic) {
