@@ -16,6 +16,7 @@
 #include "app/admin_client.h"
 #include "app/admin_format.h"
 #include "broker_test_support.h"
+#include "client_test_env.h"
 #include "storage/message.h"
 #include "remoting/request_code.h"
 #include "remoting/response_code.h"
@@ -29,22 +30,8 @@ namespace rc = remoting::response_code;
 namespace req = remoting::request_code;
 using remoting::RemotingCommand;
 
-struct CommandOutput {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-CommandOutput run_command(const std::string& command) {
-  CommandOutput out;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.output.append(buf, n);
-  const int status = ::pclose(pipe);
-  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
+using client_test::CommandOutput;
+using client_test::run_command;
 
 // The JSON summary: the last line of the output (log lines may come before it).
 nlohmann::json json_summary(const std::string& output) {
