@@ -3,11 +3,8 @@
 // query by key, cluster list) and the CLI's exit status and one-line errors when peers are down.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <thread>
 
@@ -16,7 +13,6 @@
 #include "app/admin_client.h"
 #include "app/admin_format.h"
 #include "broker_test_support.h"
-#include "client_test_env.h"
 #include "storage/message.h"
 #include "remoting/request_code.h"
 #include "remoting/response_code.h"
@@ -30,8 +26,8 @@ namespace rc = remoting::response_code;
 namespace req = remoting::request_code;
 using remoting::RemotingCommand;
 
-using client_test::CommandOutput;
-using client_test::run_command;
+using ts::CommandOutput;
+using ts::run_command;
 
 // The JSON summary: the last line of the output (log lines may come before it).
 nlohmann::json json_summary(const std::string& output) {

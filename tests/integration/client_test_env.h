@@ -3,10 +3,8 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 
 #include <chrono>
 #include <cstdlib>
@@ -41,23 +39,8 @@ inline int env_int(const char* name, int fallback) {
   return v ? std::atoi(v) : fallback;
 }
 
-struct CommandOutput {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-// Runs a shell command to completion.
-inline CommandOutput run_command(const std::string& command) {
-  CommandOutput out;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.output.append(buf, n);
-  const int status = ::pclose(pipe);
-  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
+using test_support::CommandOutput;
+using test_support::run_command;
 
 // A `holdfast` subcommand that prints `ready` when it serves; restartable with the same argv.
 class HoldfastProcess {

@@ -3,9 +3,6 @@
 // acknowledgements, ordered sends keeping each order on one queue).
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <filesystem>
 
 #include "broker_test_support.h"
@@ -14,23 +11,6 @@ namespace holdfast {
 namespace {
 
 namespace ts = test_support;
-
-struct RunResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-RunResult run(const std::string& command) {
-  RunResult r;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
-  const int status = ::pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
 
 TEST(Examples, RunAgainstStandalone) {
   char tmpl[] = "/tmp/hf_examples_XXXXXX";
@@ -62,12 +42,12 @@ TEST(Examples, RunAgainstStandalone) {
       {"pull_consumer_example " + ns + " ExampleOrderTopic 4", "received 4 messages"},
   };
   for (const auto& c : cases) {
-    RunResult r = run(bin + "/" + c.command);
+    ts::CommandOutput r = ts::run_command(bin + "/" + c.command);
     EXPECT_EQ(r.exit_code, 0) << c.command << "\n" << r.output;
     EXPECT_NE(r.output.find(c.expected), std::string::npos) << c.command << "\n" << r.output;
   }
   // The consumer committed its offsets: a second run starts after them and finds nothing new.
-  RunResult again = run(bin + "/pull_consumer_example " + ns + " ExampleTopic 0");
+  ts::CommandOutput again = ts::run_command(bin + "/pull_consumer_example " + ns + " ExampleTopic 0");
   EXPECT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("received 0 messages"), std::string::npos) << again.output;
 

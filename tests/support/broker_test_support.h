@@ -59,4 +59,11 @@ class ChildProcess {
 // Directory of the running test binary (build/bin), where `holdfast` is built too.
 std::string self_dir();
 
+struct CommandOutput {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+// Runs a shell command to completion.
+CommandOutput run_command(const std::string& command);
+
 }  // namespace holdfast::test_support
