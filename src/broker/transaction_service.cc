@@ -612,7 +612,10 @@ int64_t TransactionService::checks_sent() const {
 
 void TransactionService::handle_list(const transport::ConnectionPtr& conn, RemotingCommand request,
                                      remoting::SerializeType type) {
-  scan();  // include what arrived since the last scan
+  // Include every half acknowledged before this request: a put is answered once durable, which
+  // may be before the dispatcher has indexed it in the half queue the scan reads.
+  store_->wait_dispatched(store_->confirmed_offset());
+  scan();
   const std::string group_filter(request.ext("producerGroup").value_or(""));
   nlohmann::json pending_list = nlohmann::json::array();
   for (const PendingTransaction& p : pending()) {
