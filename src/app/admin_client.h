@@ -121,6 +121,16 @@ struct DlqResend {
 
 // One transaction as `tx list` shows it: pending (a half message without an end) or moved to
 // TRANS_CHECK_MAX_TIME_TOPIC after transactionCheckMax check-backs.
+// One broker's replication state (HOLDFAST_HA_STATUS), as `holdfast admin ha status` shows it.
+struct HaBrokerStatus {
+  std::string cluster;
+  std::string broker_name;
+  int64_t broker_id = 0;
+  std::string addr;
+  std::string error;  // non-empty when the broker did not answer (or is not a Holdfast broker)
+  std::string json;   // the broker's answer
+};
+
 struct TransactionInfo {
   std::string broker_name;
   std::string broker_addr;
@@ -192,6 +202,8 @@ class AdminClient {
   // --- transactions ---
   // HOLDFAST_TRANSACTION_LIST on every master (group "" = all groups).
   Result<std::vector<TransactionInfo>> tx_list(const std::string& group);
+  // Every broker of every broker group the name server knows, with its replication state.
+  Result<std::vector<HaBrokerStatus>> ha_status();
   // Ends one transaction by hand (END_TRANSACTION as its producer group, from a check): commit
   // delivers the message, rollback drops it. A check-max message can be committed once.
   // NotFound when no broker holds the id pending or in TRANS_CHECK_MAX_TIME_TOPIC.

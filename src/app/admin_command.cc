@@ -221,6 +221,7 @@ CLI::App* add_admin_command(CLI::App& app, Options options) {
   add_client_commands(admin, options);
   add_dlq_commands(admin, options);
   add_tx_commands(admin, options);
+  add_ha_commands(admin, options);
   return admin;
 }
 

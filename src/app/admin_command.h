@@ -35,6 +35,7 @@ void add_client_commands(CLI::App* admin, const std::shared_ptr<AdminCliOptions>
 void add_dlq_commands(CLI::App* admin, const std::shared_ptr<AdminCliOptions>& options);
 // `holdfast admin tx list|show|resolve` (admin_tx.cc).
 void add_tx_commands(CLI::App* admin, const std::shared_ptr<AdminCliOptions>& options);
+void add_ha_commands(CLI::App* admin, const std::shared_ptr<AdminCliOptions>& options);
 
 // An AdminClient for the shared --namesrv / --timeout-ms.
 AdminClient make_client(const AdminCliOptions& options);

@@ -121,26 +121,8 @@ std::string rule_delay_levels(const ConfigValue& v) {
              : "must be space-separated delays such as '1s 5m 2h' (units s, m, h, d)";
 }
 
-// Keys whose promise needs a feature this broker does not have yet. Accepting them and running
-// without the feature would break the promise silently (a SYNC_MASTER that acknowledges messages
-// one disk holds), so anything but the value that promises nothing is refused at start.
-std::string rule_no_replication_role(const ConfigValue& v) {
-  return str(v) == "ASYNC_MASTER"
-             ? ""
-             : "must be ASYNC_MASTER: replication is not implemented yet, so SYNC_MASTER and SLAVE would "
-               "promise a second copy that no broker makes";
-}
-
-std::string rule_no_replication_port(const ConfigValue& v) {
-  return std::get<int64_t>(v) == 0 ? "" : "must be 0: replication is not implemented yet, nothing would listen there";
-}
-
-std::string rule_no_replication_master(const ConfigValue& v) {
-  return str(v).empty() ? "" : "must be empty: replication is not implemented yet, nothing would copy from there";
-}
-
-std::string rule_no_slave_reads(const ConfigValue& v) {
-  return !std::get<bool>(v) ? "" : "must be false: replication is not implemented yet, there is no slave to read";
+std::string rule_host_port_or_empty(const ConfigValue& v) {
+  return str(v).empty() || is_host_port(str(v)) ? "" : "must be empty or host:port";
 }
 
 std::string rule_read_write_permission(const ConfigValue& v) {
@@ -190,17 +172,26 @@ void register_broker_config(ConfigRegistry& r, BrokerConfig* c) {
              {{"ASYNC_MASTER", BrokerRole::kAsyncMaster},
               {"SYNC_MASTER", BrokerRole::kSyncMaster},
               {"SLAVE", BrokerRole::kSlave}},
-             "SYNC_MASTER acknowledges a put once a slave has it, ASYNC_MASTER at once; SLAVE replicates.")
-      .with_rule("ASYNC_MASTER only (replication is not implemented yet)", rule_no_replication_role);
+             "SYNC_MASTER acknowledges a put once a slave holds it durably, ASYNC_MASTER at once; SLAVE "
+             "replicates its master and takes no sends.");
   r.add_int32("haListenPort", &c->ha_listen_port, 0, 0, 65535,
-              "Port the master serves replication on; 0 = listenPort + 1.")
-      .with_rule("0 only (replication is not implemented yet)", rule_no_replication_port);
+              "Port the master serves replication on; 0 = listenPort + 1.");
   r.add_string("haMasterAddress", &c->ha_master_address, "",
                "Slave only: master's HA host:port; empty = learnt from the name server.")
-      .with_rule("empty only (replication is not implemented yet)", rule_no_replication_master);
+      .with_rule("empty or host:port", rule_host_port_or_empty);
   r.add_bool("slaveReadEnable", &c->slave_read_enable, false,
-             "Whether a slave serves pulls.")
-      .with_rule("false only (replication is not implemented yet)", rule_no_slave_reads);
+             "Whether a slave serves pulls while its master is up (it always does when the master is "
+             "unreachable).");
+  r.add_int32("haSendHeartbeatInterval", &c->ha_send_heartbeat_interval_ms, 5000, 100, 600000,
+              "Milliseconds between a slave's offset reports and a master's heartbeats when idle.");
+  r.add_int32("haHousekeepingInterval", &c->ha_housekeeping_interval_ms, 20000, 1000, 600000,
+              "An HA connection that reads nothing for this many milliseconds is closed.");
+  r.add_int32("haTransferBatchSize", &c->ha_transfer_batch_size, 32768, 1024, 64 * 1024 * 1024,
+              "Most commit-log bytes a master sends a slave in one batch.");
+  r.add_int64("haSlaveFallbehindMax", &c->ha_slave_fallbehind_max, 256LL * 1024 * 1024, 0, kInt64Max,
+              "SYNC_MASTER: a slave more than this many bytes behind does not count (SLAVE_NOT_AVAILABLE).");
+  r.add_int32("slaveTimeout", &c->slave_timeout_ms, 3000, 1, 600000,
+              "SYNC_MASTER: milliseconds a put waits for a slave's acknowledgement (FLUSH_SLAVE_TIMEOUT).");
 
   r.begin_group("Storage");
   r.add_string("storePathRootDir", &c->store_path_root_dir, home_dir() + "/store",

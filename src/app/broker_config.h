@@ -35,6 +35,11 @@ struct BrokerConfig {
   int32_t ha_listen_port{};                 // haListenPort (0 = listenPort + 1)
   std::string ha_master_address;            // haMasterAddress (empty = learn from name server)
   bool slave_read_enable{};                 // slaveReadEnable
+  int32_t ha_send_heartbeat_interval_ms{};  // haSendHeartbeatInterval
+  int32_t ha_housekeeping_interval_ms{};    // haHousekeepingInterval
+  int32_t ha_transfer_batch_size{};         // haTransferBatchSize
+  int64_t ha_slave_fallbehind_max{};        // haSlaveFallbehindMax
+  int32_t slave_timeout_ms{};               // slaveTimeout
   // Storage.
   std::string store_path_root_dir;          // storePathRootDir ("~/" expanded)
   std::string store_path_commit_log;        // storePathCommitLog (empty or <root>/commitlog)

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "base/hash.h"
 #include "base/logging.h"
 #include "broker/admin_processor.h"
@@ -24,6 +26,7 @@
 #include "broker/topic_config_manager.h"
 #include "broker/transaction_service.h"
 #include "env/env.h"
+#include "ha/ha_service.h"
 #include "remoting/request_code.h"
 #include "remoting/response_code.h"
 #include "storage/message_store.h"
@@ -59,6 +62,12 @@ std::string detect_local_ipv4() {
 
 constexpr int64_t kNameServerTimeoutMs = 3000;
 constexpr int64_t kClientScanIntervalMs = 10000;
+constexpr int64_t kSlaveSyncIntervalMs = 10000;  // a slave copies its master's metadata this often
+
+int64_t wall_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -78,6 +87,13 @@ struct BrokerController::Impl {
   std::unique_ptr<broker::BrokerStats> stats;
   std::unique_ptr<transport::RemotingServer> server;
   transport::RemotingClient name_server_client;
+  std::unique_ptr<ha::HaMaster> ha_master;  // masters
+  std::unique_ptr<ha::HaSlave> ha_slave;    // slaves
+  // Slaves: the master's addresses as the name servers' registration results tell them.
+  std::mutex master_mu;
+  std::string master_address;     // remoting host:port
+  std::string master_ha_address;  // HA host:port
+  std::thread slave_sync;
 };
 
 BrokerController::BrokerController(Env* env, BrokerConfig config, BrokerRuntimeOptions runtime)
@@ -143,6 +159,21 @@ Status BrokerController::start() {
   if (!opened.is_ok()) return opened.status();
   impl_->store = std::move(opened).value();
   MessageStore* store = impl_->store.get();
+  const bool slave = config_.broker_role == BrokerRole::kSlave;
+  const bool sync_master = config_.broker_role == BrokerRole::kSyncMaster;
+  // SYNC_MASTER: consumers see a message only once a slave holds it (the HA master moves the gate).
+  if (sync_master) store->enable_read_gate();
+  ha::HaOptions ha_options;
+  ha_options.heartbeat_interval_ms = config_.ha_send_heartbeat_interval_ms;
+  ha_options.housekeeping_ms = config_.ha_housekeeping_interval_ms;
+  ha_options.transfer_batch_bytes = config_.ha_transfer_batch_size;
+  ha_options.slave_fallbehind_max = config_.ha_slave_fallbehind_max;
+  // The responses one slave acknowledgement releases leave in one write per connection.
+  ha_options.completion_batch = [](const std::function<void()>& complete) {
+    transport::WriteBatch batch;
+    complete();
+  };
+  if (!slave) impl_->ha_master = std::make_unique<ha::HaMaster>(store, ha_options);
 
   // Delay levels: delivers parked messages once due; progress in config/delayOffset.json.
   broker::ScheduleMessageServiceOptions schedule_options;
@@ -150,7 +181,8 @@ Status BrokerController::start() {
   schedule_options.offset_path = config_dir + "/delayOffset.json";
   impl_->schedule = std::make_unique<broker::ScheduleMessageService>(env_, store, schedule_options);
   HF_RETURN_IF_ERROR(impl_->schedule->load());
-  impl_->schedule->start();
+  // A slave's log is its master's: it delivers nothing itself (its progress is copied).
+  if (!slave) impl_->schedule->start();
 
   // Processors.
   broker::TopicConfigManager* topics = impl_->topics.get();
@@ -171,6 +203,12 @@ Status BrokerController::start() {
   send_policy.retry_max_times = retry_max_times;
   send_policy.ensure_dlq_topic = ensure_dlq_topic;
   send_policy.cluster_name = config_.broker_cluster_name;
+  if (sync_master) {
+    send_policy.await_replica = [ha = impl_->ha_master.get(), timeout = config_.slave_timeout_ms](
+                                    int64_t end, std::function<void(PutStatus)> done) {
+      ha->wait_replicated(end, timeout, std::move(done));
+    };
+  }
   impl_->send = std::make_unique<broker::SendMessageProcessor>(
       store, store_options.store_host,
       broker::make_topic_resolver(topics), std::move(send_policy));
@@ -187,6 +225,11 @@ Status BrokerController::start() {
     stats->on_pull(group, topic, messages);
   });
   broker::PullMessageProcessor* pull = impl_->pull.get();
+  if (slave) {
+    pull->set_slave_read_policy([this] {
+      return config_.slave_read_enable || !impl_->ha_slave || !impl_->ha_slave->master_connected();
+    });
+  }
   store->set_arrival_listener(
       [pull](const std::string& topic, int32_t queue, int64_t max_offset) { pull->on_arrival(topic, queue, max_offset); });
 
@@ -253,6 +296,12 @@ Status BrokerController::start() {
       impl_->send->handle(c, std::move(r), t);
     });
   }
+  server.register_handler(req::kHoldfastHaStatus,
+                          [this](const ConnectionPtr& c, RemotingCommand r, remoting::SerializeType t) {
+                            RemotingCommand resp = r.make_response(remoting::response_code::kSuccess);
+                            resp.body = ha_status_json();
+                            c->send_response(resp, t);
+                          });
   server.register_handler(req::kPullMessage, [this](const ConnectionPtr& c, RemotingCommand r, remoting::SerializeType t) {
     impl_->pull->handle(c, std::move(r), t);
   });
@@ -279,6 +328,18 @@ Status BrokerController::start() {
                           });
   impl_->locks->register_to(server);
   impl_->admin->register_to(server);
+  if (slave) {
+    // A slave's log is its master's copy: it takes no writes of its own (facts §7.1).
+    for (int32_t code : {req::kSendMessage, req::kSendMessageV2, req::kSendBatchMessage, req::kConsumerSendMsgBack}) {
+      server.register_handler(code, [this](const ConnectionPtr& c, RemotingCommand r, remoting::SerializeType t) {
+        if (r.is_oneway()) return;
+        c->send_response(r.make_response(remoting::response_code::kServiceNotAvailable,
+                                         "broker " + config_.broker_name + " id " + std::to_string(config_.broker_id) +
+                                             " is a SLAVE: sends go to the master (brokerId 0) of its group"),
+                         t);
+      });
+    }
+  }
   broker::ClientManager* clients = impl_->clients.get();
   server.set_close_listener([clients](const ConnectionPtr& c) { clients->on_connection_closed(c); });
   // Every send cut from one socket read is appended as one group: one write, one flusher wake-up.
@@ -294,6 +355,9 @@ Status BrokerController::start() {
     cv_.notify_all();
   });
 
+  if (impl_->ha_master) {
+    HF_RETURN_IF_ERROR(impl_->ha_master->start(server_options.host, static_cast<uint16_t>(effective_ha_listen_port(config_))));
+  }
   HF_RETURN_IF_ERROR(server.start());
   address_ = ip + ":" + std::to_string(server.port());
   impl_->offsets->start(config_.flush_consumer_offset_interval_ms);
@@ -303,17 +367,125 @@ Status BrokerController::start() {
   log->info("broker {} of cluster {} serving on {} (data in {}, {})", config_.broker_name,
             config_.broker_cluster_name, address_, config_.store_path_root_dir,
             config_.flush_disk_type == FlushDiskType::kSyncFlush ? "SYNC_FLUSH" : "ASYNC_FLUSH");
+  if (slave) impl_->offsets->track_local_commits();
   register_all_name_servers();
+  if (slave) {
+    impl_->ha_slave = std::make_unique<ha::HaSlave>(
+        store,
+        [this]() -> std::string {
+          if (!config_.ha_master_address.empty()) return config_.ha_master_address;
+          std::lock_guard<std::mutex> l(impl_->master_mu);
+          return impl_->master_ha_address;
+        },
+        ha_options);
+    impl_->ha_slave->start();
+    impl_->slave_sync = std::thread([this] { slave_sync_loop(); });
+    log->info("slave {} of group {} replicating from {}", config_.broker_id, config_.broker_name,
+              config_.ha_master_address.empty() ? "the master the name servers name" : config_.ha_master_address);
+  }
   impl_->stats->start([env = env_] { return env->now_ms(); });
   registrar_ = std::thread([this] { register_loop(); });
   return Status::ok();
 }
 
+void BrokerController::slave_sync_loop() {
+  auto log = logger("broker");
+  std::string last_error;
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stop_) {
+    l.unlock();
+    std::string master;
+    {
+      std::lock_guard<std::mutex> m(impl_->master_mu);
+      master = impl_->master_address;
+    }
+    Status st = master.empty() ? Status::not_found("the master's address is not known yet (no name server told it)")
+                               : sync_from_master(master);
+    const std::string error = st.is_ok() ? "" : st.to_string();
+    if (!st.is_ok() && error != last_error) log->warn("slave: copying the master's metadata: {}", error);
+    last_error = error;
+    l.lock();
+    cv_.wait_for(l, std::chrono::milliseconds(master.empty() ? 1000 : kSlaveSyncIntervalMs), [this] { return stop_; });
+  }
+}
+
+Status BrokerController::sync_from_master(const std::string& master) {
+  auto fetch = [&](int32_t code) -> Result<std::string> {
+    auto resp = impl_->name_server_client.invoke_sync(master, RemotingCommand::make_request(code), kNameServerTimeoutMs);
+    if (!resp.is_ok()) return resp.status();
+    if (resp->code != remoting::response_code::kSuccess) {
+      return Status::io_error("request " + std::to_string(code) + " answered " + std::to_string(resp->code) + " " +
+                              resp->remark.value_or(""));
+    }
+    return std::move(resp->body);
+  };
+  HF_ASSIGN_OR_RETURN(std::string topics, fetch(req::kGetAllTopicConfig));
+  HF_RETURN_IF_ERROR(impl_->topics->replace_from_master(topics).status());
+  HF_ASSIGN_OR_RETURN(std::string offsets, fetch(req::kGetAllConsumerOffset));
+  HF_RETURN_IF_ERROR(impl_->offsets->merge_from_master(offsets));
+  HF_ASSIGN_OR_RETURN(std::string delays, fetch(req::kGetAllDelayOffset));
+  HF_RETURN_IF_ERROR(impl_->schedule->replace_from_master(delays));
+  HF_ASSIGN_OR_RETURN(std::string groups, fetch(req::kGetAllSubscriptionGroupConfig));
+  HF_RETURN_IF_ERROR(impl_->groups->replace_from_master(groups).status());
+  last_sync_ms_.store(wall_now_ms());
+  return Status::ok();
+}
+
+std::string BrokerController::ha_status_json() const {
+  MessageStore* store = impl_->store.get();
+  nlohmann::json j;
+  const char* role = config_.broker_role == BrokerRole::kSlave       ? "SLAVE"
+                     : config_.broker_role == BrokerRole::kSyncMaster ? "SYNC_MASTER"
+                                                                      : "ASYNC_MASTER";
+  j["role"] = role;
+  j["brokerName"] = config_.broker_name;
+  j["brokerId"] = config_.broker_id;
+  j["clusterName"] = config_.broker_cluster_name;
+  j["address"] = address_;
+  j["flushDiskType"] = config_.flush_disk_type == FlushDiskType::kSyncFlush ? "SYNC_FLUSH" : "ASYNC_FLUSH";
+  j["endOffset"] = store->end_offset();
+  j["confirmedOffset"] = store->confirmed_offset();
+  j["flushedOffset"] = store->flushed_offset();
+  j["readableOffset"] = store->readable_offset();
+  j["nowMillis"] = wall_now_ms();
+  if (impl_->ha_master) {
+    j["haPort"] = impl_->ha_master->port();
+    nlohmann::json slaves = nlohmann::json::array();
+    const int64_t confirmed = store->confirmed_offset();
+    for (const ha::SlaveInfo& s : impl_->ha_master->slaves()) {
+      const int64_t lag = std::max<int64_t>(0, confirmed - s.ack);
+      slaves.push_back({{"peer", s.peer},
+                        {"ackOffset", s.ack},
+                        {"lagBytes", lag},
+                        {"lastAckMillis", s.last_ack_ms},
+                        {"caughtUpMillis", s.caught_up_ms},
+                        {"connectedMillis", s.connected_ms},
+                        {"inSync", lag <= config_.ha_slave_fallbehind_max}});
+    }
+    j["slaves"] = std::move(slaves);
+  }
+  if (impl_->ha_slave) {
+    j["masterHaAddress"] = impl_->ha_slave->current_master();
+    j["masterConnected"] = impl_->ha_slave->master_connected();
+    j["lastReceiveMillis"] = impl_->ha_slave->last_receive_ms();
+    j["lastMetadataSyncMillis"] = last_sync_ms_.load();
+    std::lock_guard<std::mutex> l(impl_->master_mu);
+    j["masterAddress"] = impl_->master_address;
+  }
+  return j.dump();
+}
+
 void BrokerController::register_loop() {
   std::unique_lock<std::mutex> l(mu_);
   while (!stop_) {
-    cv_.wait_for(l, std::chrono::milliseconds(config_.register_name_server_period_ms),
-                 [this] { return stop_ || register_now_; });
+    // A slave without a master (not named yet, or its connection down) asks every second: the
+    // registration result is how it learns where the master is.
+    int64_t period = config_.register_name_server_period_ms;
+    if (config_.broker_role == BrokerRole::kSlave && config_.ha_master_address.empty() &&
+        (!impl_->ha_slave || !impl_->ha_slave->master_connected())) {
+      period = 1000;
+    }
+    cv_.wait_for(l, std::chrono::milliseconds(period), [this] { return stop_ || register_now_; });
     if (stop_) break;
     register_now_ = false;
     l.unlock();
@@ -344,6 +516,18 @@ void BrokerController::register_all_name_servers() {
       log->warn("name server {} refused the registration: code {} {}", ns, (*resp).code, (*resp).remark.value_or(""));
     } else {
       log->debug("registered with name server {}", ns);
+      // A slave learns its master's addresses from the registration result (facts §12.3).
+      if (config_.broker_role == BrokerRole::kSlave) {
+        std::string master(resp->ext("masterAddr").value_or(""));
+        std::string master_ha(resp->ext("haServerAddr").value_or(""));
+        std::lock_guard<std::mutex> m(impl_->master_mu);
+        if (master != impl_->master_address || master_ha != impl_->master_ha_address) {
+          log->info("slave: the name server {} names master {} (HA {})", ns, master.empty() ? "none" : master,
+                    master_ha.empty() ? "none" : master_ha);
+        }
+        impl_->master_address = master;
+        impl_->master_ha_address = master_ha;
+      }
     }
   }
 }
@@ -368,10 +552,13 @@ void BrokerController::stop() {
     cv_.notify_all();
   }
   if (registrar_.joinable()) registrar_.join();
+  if (impl_->slave_sync.joinable()) impl_->slave_sync.join();
   auto log = logger("broker");
+  if (impl_->ha_slave) impl_->ha_slave->stop();
   if (started_) unregister_all_name_servers();
   impl_->name_server_client.shutdown();
   if (impl_->server) impl_->server->stop();
+  if (impl_->ha_master) impl_->ha_master->stop();
   if (impl_->pull) impl_->pull->stop();
   if (impl_->stats) impl_->stats->stop();
   if (impl_->transactions) impl_->transactions->stop();

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -56,6 +57,12 @@ class BrokerController {
   void register_loop();
   void register_all_name_servers();
   void unregister_all_name_servers();
+  // Slaves: copies topics, groups, consumer offsets and delay progress from the master (21, 201,
+  // 43, 45) every 10 s.
+  void slave_sync_loop();
+  Status sync_from_master(const std::string& master_address);
+  // HOLDFAST_HA_STATUS body: role, offsets, slaves (master) or master connection (slave).
+  std::string ha_status_json() const;
 
   Env* env_;
   BrokerConfig config_;
@@ -68,6 +75,7 @@ class BrokerController {
   bool register_now_ = false;
   bool started_ = false;
   std::thread registrar_;
+  std::atomic<int64_t> last_sync_ms_{0};
 };
 
 }  // namespace holdfast

@@ -55,23 +55,15 @@ flushDiskType=ASYNC_FLUSH
 )";
 
 TEST_F(BrokerConfigTest, RefusesSettingsWhosePromiseIsNotKept) {
-  // Replication and transactions are not implemented yet: a broker that started with these would
-  // acknowledge what it promised to copy, or check, and never does.
-  EXPECT_EQ(parse_error(kOperatorConf),
-            "broker.conf:21: brokerRole must be ASYNC_MASTER: replication is not implemented yet, so "
-            "SYNC_MASTER and SLAVE would promise a second copy that no broker makes, got 'SYNC_MASTER'");
-  EXPECT_EQ(parse_error("brokerRole=SLAVE\nbrokerId=1"),
-            "broker.conf:1: brokerRole must be ASYNC_MASTER: replication is not implemented yet, so "
-            "SYNC_MASTER and SLAVE would promise a second copy that no broker makes, got 'SLAVE'");
-  EXPECT_EQ(parse_error("haMasterAddress=10.0.0.1:10912"),
-            "broker.conf:1: haMasterAddress must be empty: replication is not implemented yet, nothing would "
-            "copy from there, got '10.0.0.1:10912'");
-  EXPECT_EQ(parse_error("haListenPort=10912"),
-            "broker.conf:1: haListenPort must be 0: replication is not implemented yet, nothing would listen "
-            "there, got '10912'");
-  EXPECT_EQ(parse_error("slaveReadEnable=true"),
-            "broker.conf:1: slaveReadEnable must be false: replication is not implemented yet, there is no "
-            "slave to read, got 'true'");
+  // Replication is served: its keys take RocketMQ's values; a malformed address is refused.
+  EXPECT_EQ(parse_error("brokerRole=SLAVE\nbrokerId=1\nhaMasterAddress=10.0.0.1:10912\nslaveReadEnable=true\n"
+                        "haSendHeartbeatInterval=1000\nhaHousekeepingInterval=5000\nhaTransferBatchSize=65536\n"
+                        "haSlaveFallbehindMax=1048576\nslaveTimeout=500"),
+            "");
+  EXPECT_EQ(parse_error("brokerRole=SYNC_MASTER\nhaListenPort=10912"), "");
+  EXPECT_EQ(parse_error("haMasterAddress=nowhere"),
+            "broker.conf:1: haMasterAddress must be empty or host:port, got 'nowhere'");
+  EXPECT_NE(parse_error("slaveTimeout=0"), "");
   EXPECT_EQ(parse_error("brokerPermission=4"),
             "broker.conf:1: brokerPermission must be 6 (read and write): a read-only or write-only broker is "
             "not implemented yet, the value would be ignored, got '4'");

@@ -147,6 +147,32 @@ void ConsumerOffsetManager::commit(const std::string& group, const std::string& 
                                    int64_t offset) {
   std::lock_guard<std::mutex> lock(mu_);
   table_[Key(topic, group)][queue_id] = offset;
+  if (track_local_) local_commits_[Key(topic, group)][queue_id] = offset;
+}
+
+Status ConsumerOffsetManager::merge_from_master(const std::string& text) {
+  HF_ASSIGN_OR_RETURN(Table master, decode(text));
+  std::lock_guard<std::mutex> lock(mu_);
+  track_local_ = true;
+  for (auto& [key, queues] : master) {
+    auto local_row = local_commits_.find(key);
+    for (auto& [queue, offset] : queues) {
+      int64_t value = offset;
+      if (local_row != local_commits_.end()) {
+        auto local = local_row->second.find(queue);
+        if (local != local_row->second.end()) {
+          if (local->second > offset) {
+            value = local->second;
+          } else {
+            local_row->second.erase(local);  // the master has caught up with this commit
+          }
+        }
+      }
+      table_[key][queue] = value;
+    }
+    if (local_row != local_commits_.end() && local_row->second.empty()) local_commits_.erase(local_row);
+  }
+  return Status::ok();
 }
 
 std::optional<int64_t> ConsumerOffsetManager::query(const std::string& group, const std::string& topic,

@@ -59,6 +59,17 @@ class ConsumerOffsetManager {
   // The table in the file format (also the GET_ALL_CONSUMER_OFFSET body).
   std::string encode() const;
 
+  // Slave: takes the master's table (GET_ALL_CONSUMER_OFFSET body) entry by entry, except that an
+  // offset committed here since the master last confirmed it (consumers that fell back to this
+  // slave while the master was down) is kept while it is ahead of the master's. Entries the master
+  // does not have stay. Corruption when the text does not parse (nothing changed).
+  Status merge_from_master(const std::string& text);
+  // Slave: from now on remember local commits for merge_from_master.
+  void track_local_commits() {
+    std::lock_guard<std::mutex> lock(mu_);
+    track_local_ = true;
+  }
+
  private:
   using Key = std::pair<std::string, std::string>;  // (topic, group)
   using Table = std::map<Key, std::map<int32_t, int64_t>>;
@@ -71,6 +82,8 @@ class ConsumerOffsetManager {
 
   mutable std::mutex mu_;
   Table table_;
+  Table local_commits_;  // commits not yet seen in a master's table (kept on slaves only)
+  bool track_local_ = false;
 
   std::mutex persist_mu_;  // one persist at a time; guards file_
   ConfigFileWriter file_;

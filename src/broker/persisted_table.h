@@ -142,6 +142,38 @@ class PersistedTable {
     return Status::ok();
   }
 
+  // A slave's copy of its master's table (wrapper text as GET_ALL_*_CONFIG returns it): when the
+  // master's data version differs from this table's, entries and version become the master's and
+  // are persisted, then `then` runs under the lock (adds built-in defaults); returns whether
+  // anything changed. Unchanged on error.
+  Result<bool> replace_from(const std::string& text, const std::function<void(Locked&)>& then = nullptr) {
+    std::map<std::string, Config> table;
+    DataVersion v;
+    HF_RETURN_IF_ERROR(parse(text, &table, &v));
+    bool changed = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (v == version_) return false;
+      std::map<std::string, Config> old_entries = std::move(entries_);
+      const DataVersion old_version = version_;
+      entries_ = std::move(table);
+      version_ = v;
+      if (then) {
+        Locked locked(*this);
+        then(locked);
+      }
+      Status st = file_.write(dump_pretty(wrapper_locked()));
+      if (!st.is_ok()) {
+        entries_ = std::move(old_entries);
+        version_ = old_version;
+        return st;
+      }
+      changed = true;
+    }
+    notify_changed();
+    return changed;
+  }
+
   // The file's text -> entries and version; *table and *version are written only on OK.
   Status parse(const std::string& text, std::map<std::string, Config>* table_out, DataVersion* version) const {
     HF_ASSIGN_OR_RETURN(nlohmann::json doc, parse_json(text, schema_.file_what));

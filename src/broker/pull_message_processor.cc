@@ -82,6 +82,17 @@ void PullMessageProcessor::process(const transport::ConnectionPtr& conn, Remotin
   }
   const std::string topic_name(*topic);
   const int32_t flags = *sys_flag;
+  if (slave_serves_reads_ && !slave_serves_reads_()) {
+    RemotingCommand resp = request.make_response(
+        rc::kPullRetryImmediately, "this broker is a slave and slaveReadEnable is false while its master is up: pull "
+                                   "from the master (brokerId 0)");
+    resp.set_ext_int("suggestWhichBrokerId", 0);
+    resp.set_ext_int("nextBeginOffset", *offset);
+    resp.set_ext_int("minOffset", store_->min_offset_in_queue(topic_name, *queue_id));
+    resp.set_ext_int("maxOffset", store_->max_offset_in_queue(topic_name, *queue_id));
+    conn->send_response(resp, type);
+    return;
+  }
   if (allow_suspend && (flags & kPullFlagCommitOffset) && commit_offset_) {
     auto commit = request.get_int64("commitOffset");
     if (commit.is_ok() && *commit >= 0) commit_offset_(std::string(*group), topic_name, *queue_id, *commit);

@@ -37,6 +37,10 @@ class PullMessageProcessor {
   // Told of every store read a pull makes (messages found, 0 for none); set before serving.
   using PullCounter = std::function<void(const std::string& group, const std::string& topic, int64_t messages)>;
   void set_pull_counter(PullCounter counter) { pull_counter_ = std::move(counter); }
+  // Slaves only: asked on every pull whether this broker serves reads now (slaveReadEnable, or its
+  // master unreachable). When it does not, the pull is answered PULL_RETRY_IMMEDIATELY with
+  // suggestWhichBrokerId 0 and nothing read, as a RocketMQ slave does. Set before serving.
+  void set_slave_read_policy(std::function<bool()> serves_reads) { slave_serves_reads_ = std::move(serves_reads); }
 
   void handle(const transport::ConnectionPtr& conn, remoting::RemotingCommand request,
               remoting::SerializeType type);
@@ -57,6 +61,7 @@ class PullMessageProcessor {
   void process(const transport::ConnectionPtr& conn, remoting::RemotingCommand request,
                remoting::SerializeType type, bool allow_suspend);
   void hold_loop();
+  std::function<bool()> slave_serves_reads_;
 
   MessageStore* store_;
   CommitOffsetFn commit_offset_;

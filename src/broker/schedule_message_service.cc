@@ -87,6 +87,15 @@ Status ScheduleMessageService::load() {
   return Status::ok();
 }
 
+Status ScheduleMessageService::replace_from_master(const std::string& text) {
+  HF_ASSIGN_OR_RETURN(auto loaded, decode(text));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [level, offset] : loaded) levels_[level].offset = offset;
+  }
+  return persist();
+}
+
 int64_t ScheduleMessageService::offset_of(int32_t level) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = levels_.find(level);

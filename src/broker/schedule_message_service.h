@@ -60,6 +60,10 @@ class ScheduleMessageService {
   // The progress as delayOffset.json holds it ({"offsetTable":{level:offset}}): the body of
   // GET_ALL_DELAY_OFFSET (45), which slaves copy.
   std::string encode() const;
+  // Slave (the service is not started there): takes the master's progress (GET_ALL_DELAY_OFFSET
+  // body) and persists it, so that a slave promoted by hand does not deliver twice what the
+  // master delivered. Corruption when the text does not parse (nothing changed).
+  Status replace_from_master(const std::string& text);
 
   int64_t offset_of(int32_t level) const;
   // The earliest due time among messages not yet delivered that run_once looked at (0: none).

@@ -195,8 +195,35 @@ void SendMessageProcessor::handle(const transport::ConnectionPtr& conn, Remoting
     msgs.push_back(std::move(m));
   }
   std::string transaction_id(find_property(h.properties, "UNIQ_KEY"));
-  store_->put_batch_async(std::move(msgs), [request = std::move(request), reply, transaction_id,
-                                             queue_id](std::vector<PutResult> results) {
+  const bool await_replica = policy_.await_replica && find_property(h.properties, "WAIT") != "false";
+  store_->put_batch_async(std::move(msgs), [this, request = std::move(request), reply, transaction_id, queue_id,
+                                             await_replica](std::vector<PutResult> results) {
+    const PutResult& first = results.front();
+    if (await_replica && (first.status == PutStatus::kOk || first.status == PutStatus::kFlushDiskTimeout)) {
+      const PutResult& last = results.back();
+      const int64_t end = last.physical_offset + last.wrote_bytes;
+      policy_.await_replica(end, [results = std::move(results), request, reply, transaction_id,
+                                  queue_id](PutStatus replica) mutable {
+        if (replica != PutStatus::kOk) {
+          results.front().status = replica;
+          results.front().remark = replica == PutStatus::kSlaveNotAvailable
+                                       ? "stored on the master, but no slave is connected or caught up: not "
+                                         "replicated (SYNC_MASTER)"
+                                       : "stored on the master, but no slave acknowledged it within slaveTimeout "
+                                         "(SYNC_MASTER)";
+        }
+        respond_to_send(request, results, transaction_id, queue_id, reply);
+      });
+      return;
+    }
+    respond_to_send(request, results, transaction_id, queue_id, reply);
+  });
+}
+
+void SendMessageProcessor::respond_to_send(const RemotingCommand& request, const std::vector<PutResult>& results,
+                                           const std::string& transaction_id, int32_t queue_id,
+                                           const std::function<void(RemotingCommand)>& reply) {
+  {
     const PutResult& first = results.front();
     RemotingCommand resp = request.make_response(response_code_for(first.status));
     if (first.status != PutStatus::kOk) resp.remark = first.remark;
@@ -214,7 +241,7 @@ void SendMessageProcessor::handle(const transport::ConnectionPtr& conn, Remoting
     resp.set_ext("MSG_REGION", "DefaultRegion");
     resp.set_ext("TRACE_ON", "true");
     reply(std::move(resp));
-  });
+  }
 }
 
 }  // namespace holdfast::broker

@@ -50,6 +50,11 @@ struct SendRetryPolicy {
   // brokerClusterName, added to every stored message as CLUSTER (as RocketMQ's broker does;
   // facts §5.4). Empty: none.
   std::string cluster_name;
+  // SYNC_MASTER (facts §7.2): after the store answered a WAIT=true send OK (or
+  // FLUSH_DISK_TIMEOUT), the response waits for await_replica(end of the last record, done); a
+  // status other than OK passed to `done` replaces the store's (SLAVE_NOT_AVAILABLE,
+  // FLUSH_SLAVE_TIMEOUT), the offsets and msgId stay in the response. Empty: no wait.
+  std::function<void(int64_t end_offset, std::function<void(PutStatus)> done)> await_replica;
 };
 
 class SendMessageProcessor {
@@ -60,6 +65,9 @@ class SendMessageProcessor {
               remoting::SerializeType type);
 
  private:
+  static void respond_to_send(const remoting::RemotingCommand& request, const std::vector<PutResult>& results,
+                              const std::string& transaction_id, int32_t queue_id,
+                              const std::function<void(remoting::RemotingCommand)>& reply);
   MessageStore* store_;
   HostAddress store_host_;
   TopicResolver resolve_topic_;

@@ -80,6 +80,9 @@ class SubscriptionGroupManager {
   std::string encode_wrapper_json() const;
 
   void set_change_listener(std::function<void()> listener);
+  // Slave: becomes the master's table (GET_ALL_SUBSCRIPTIONGROUP_CONFIG body) when its data
+  // version differs. Returns whether anything changed.
+  Result<bool> replace_from_master(const std::string& wrapper_json) { return table_.replace_from(wrapper_json); }
   const Options& options() const { return options_; }
 
  private:

@@ -132,6 +132,12 @@ Status TopicConfigManager::load() {
   });
 }
 
+Result<bool> TopicConfigManager::replace_from_master(const std::string& wrapper_json) {
+  return table_.replace_from(wrapper_json, [&](Table::Locked& table) {
+    for (TopicConfig& c : builtin_system_topics()) table.add_unpersisted(std::move(c));
+  });
+}
+
 std::optional<TopicConfig> TopicConfigManager::find(const std::string& topic) const { return table_.find(topic); }
 
 std::vector<TopicConfig> TopicConfigManager::all() const { return table_.all(); }

@@ -141,6 +141,9 @@ class TopicConfigManager {
 
   void set_change_listener(std::function<void()> listener);
   const Options& options() const { return options_; }
+  // Slave: becomes the master's table (GET_ALL_TOPIC_CONFIG body) when its data version differs;
+  // the built-in system topics stay. Returns whether anything changed.
+  Result<bool> replace_from_master(const std::string& wrapper_json);
 
  private:
   using Table = PersistedTable<TopicConfig>;

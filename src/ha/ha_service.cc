@@ -27,6 +27,11 @@ int64_t now_ms() {
       .count();
 }
 
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 // Writes all of data; false on error or when `stop` is set.
 bool write_all(int fd, const char* data, size_t n) {
   while (n > 0) {
@@ -89,6 +94,9 @@ struct HaMaster::Slave {
   std::string peer;
   std::atomic<int64_t> ack{-1};  // -1 until the first report, and again once the connection ended
   std::atomic<bool> done{false};
+  int64_t connected_ms = 0;                // guarded by HaMaster::mu_
+  std::atomic<int64_t> last_ack_ms{0};
+  std::atomic<int64_t> caught_up_ms{0};
   std::thread thread;
 };
 
@@ -170,6 +178,8 @@ void HaMaster::wait_replicated(int64_t offset, int64_t timeout_ms, std::function
 }
 
 void HaMaster::on_ack(int64_t ack) {
+  // Readers of a gated store (SYNC_MASTER) may now see what a slave holds.
+  store_->advance_read_gate(ack);
   std::vector<std::function<void(PutStatus)>> ready;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -177,7 +187,19 @@ void HaMaster::on_ack(int64_t ack) {
     for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second.done));
     waiters_.erase(waiters_.begin(), end);
   }
-  for (auto& done : ready) done(PutStatus::kOk);
+  complete(ready, PutStatus::kOk);
+}
+
+void HaMaster::complete(std::vector<std::function<void(PutStatus)>>& ready, PutStatus status) {
+  if (ready.empty()) return;
+  auto run = [&] {
+    for (auto& done : ready) done(status);
+  };
+  if (options_.completion_batch) {
+    options_.completion_batch(run);
+  } else {
+    run();
+  }
 }
 
 void HaMaster::timeout_loop() {
@@ -197,7 +219,7 @@ void HaMaster::timeout_loop() {
     }
     if (expired.empty()) continue;
     lock.unlock();
-    for (auto& done : expired) done(PutStatus::kFlushSlaveTimeout);
+    complete(expired, PutStatus::kFlushSlaveTimeout);
     lock.lock();
   }
 }
@@ -207,6 +229,22 @@ int64_t HaMaster::max_slave_ack() const {
   int64_t best = -1;
   for (const auto& s : slaves_) best = std::max(best, s->ack.load());
   return best;
+}
+
+std::vector<SlaveInfo> HaMaster::slaves() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<SlaveInfo> out;
+  for (const auto& s : slaves_) {
+    if (s->done.load() || s->ack.load() < 0) continue;
+    SlaveInfo info;
+    info.peer = s->peer;
+    info.ack = s->ack.load();
+    info.connected_ms = s->connected_ms;
+    info.last_ack_ms = s->last_ack_ms.load();
+    info.caught_up_ms = s->caught_up_ms.load();
+    out.push_back(std::move(info));
+  }
+  return out;
 }
 
 int HaMaster::connected_slaves() const {
@@ -230,6 +268,7 @@ void HaMaster::accept_loop() {
     char ip[INET_ADDRSTRLEN] = "?";
     ::inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof(ip));
     slave->peer = std::string(ip) + ":" + std::to_string(ntohs(peer.sin_port));
+    slave->connected_ms = wall_ms();
     std::lock_guard<std::mutex> lock(mu_);
     // Finished connections leave the list here.
     slaves_.erase(std::remove_if(slaves_.begin(), slaves_.end(),
@@ -255,78 +294,103 @@ void HaMaster::serve(std::shared_ptr<Slave> slave) {
       s->done.store(true);
     }
   } done{slave.get()};
-  auto close_with = [&](const std::string& why) {
-    log->warn("ha: closing slave connection {}: {}", slave->peer, why);
+  std::atomic<bool> closing{false};
+  std::mutex why_mu;
+  std::string why;  // the first reason either thread closed the connection for
+  auto close_with = [&](const std::string& reason) {
+    {
+      std::lock_guard<std::mutex> lock(why_mu);
+      if (why.empty()) why = reason;
+    }
+    closing.store(true);
     ::shutdown(fd, SHUT_RDWR);
   };
   char report[8];
   if (!read_exact(fd, report, sizeof(report), options_.housekeeping_ms, stop_)) {
-    if (!stop_.load()) close_with("no offset report");
+    if (!stop_.load()) log->warn("ha: closing slave connection {}: no offset report", slave->peer);
+    ::shutdown(fd, SHUT_RDWR);
     return;
   }
   int64_t next = static_cast<int64_t>(get_be64(report));
   if (next < 0 || next > store_->confirmed_offset()) {
-    close_with("it reports offset " + std::to_string(next) + ", beyond this master's log end " +
-               std::to_string(store_->confirmed_offset()));
+    log->warn("ha: closing slave connection {}: it reports offset {}, beyond this master's log end {}", slave->peer,
+              next, store_->confirmed_offset());
+    ::shutdown(fd, SHUT_RDWR);
     return;
   }
   // The first report says where the slave's log ends, not what is durable there: it is where the
   // transfer starts, not an acknowledgement (the slave's next reports are).
   slave->ack.store(0);
   log->info("ha: slave {} connected at offset {}", slave->peer, next);
-  int64_t last_write = now_ms(), last_read = now_ms();
-  std::string frame;
-  while (!stop_.load()) {
-    // Take every report the slave sent; the last complete one counts.
-    while (wait_readable(fd, 0) > 0) {
-      const ssize_t r = ::recv(fd, report, sizeof(report), MSG_PEEK | MSG_DONTWAIT);
-      if (r <= 0) {
-        if (!stop_.load()) log->info("ha: slave {} disconnected", slave->peer);
+
+  // Acknowledgements: read on their own thread, so that each one releases its waiters at once.
+  std::thread reader([&] {
+    char buf[8];
+    while (!stop_.load() && !closing.load()) {
+      if (!read_exact(fd, buf, sizeof(buf), options_.housekeeping_ms, closing)) {
+        if (!stop_.load() && !closing.load()) {
+          close_with("nothing read for " + std::to_string(options_.housekeeping_ms) +
+                     " ms, or the slave disconnected");
+        }
         return;
       }
-      if (r < static_cast<ssize_t>(sizeof(report))) break;
-      if (!read_exact(fd, report, sizeof(report), options_.housekeeping_ms, stop_)) return;
-      const auto ack = static_cast<int64_t>(get_be64(report));
-      if (ack > store_->confirmed_offset() || ack < 0) {
+      const auto ack = static_cast<int64_t>(get_be64(buf));
+      const int64_t confirmed = store_->confirmed_offset();
+      if (ack > confirmed || ack < 0) {
         close_with("it acknowledges offset " + std::to_string(ack) + ", beyond this master's log end " +
-                   std::to_string(store_->confirmed_offset()));
+                   std::to_string(confirmed));
         return;
       }
+      if (ack >= confirmed) slave->caught_up_ms.store(wall_ms());
       if (ack > slave->ack.load()) {
         slave->ack.store(ack);
+        slave->last_ack_ms.store(wall_ms());
         on_ack(ack);
       }
-      last_read = now_ms();
     }
-    if (now_ms() - last_read > options_.housekeeping_ms) {
-      close_with("nothing read for " + std::to_string(options_.housekeeping_ms) + " ms");
-      return;
-    }
+  });
+
+  // Transfer: whatever the store confirms, as soon as it does; a heartbeat when idle.
+  int64_t last_write = now_ms();
+  std::string frame;
+  while (!stop_.load() && !closing.load()) {
+    const int64_t wait = std::max<int64_t>(1, std::min<int64_t>(100, options_.heartbeat_interval_ms -
+                                                                         (now_ms() - last_write)));
+    store_->wait_confirmed_past(next, wait);
     auto bytes = store_->read_confirmed(next, static_cast<size_t>(options_.transfer_batch_bytes));
     if (!bytes.is_ok()) {
       close_with("reading the commit log at " + std::to_string(next) + ": " + bytes.status().message());
-      return;
+      break;
     }
-    const bool heartbeat_due = now_ms() - last_write >= options_.heartbeat_interval_ms;
-    if (bytes->empty() && !heartbeat_due) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      continue;
-    }
+    if (bytes->empty() && now_ms() - last_write < options_.heartbeat_interval_ms) continue;
     frame.resize(kHeaderSize);
     put_be64(frame.data(), static_cast<uint64_t>(next));
     put_be32(frame.data() + 8, static_cast<uint32_t>(bytes->size()));
     frame.append(*bytes);
     if (!write_all(fd, frame.data(), frame.size())) {
-      if (!stop_.load()) log->info("ha: slave {} went away", slave->peer);
-      return;
+      if (!stop_.load() && !closing.load()) close_with("the slave went away");
+      break;
     }
     next += static_cast<int64_t>(bytes->size());
     last_write = now_ms();
   }
+  closing.store(true);
+  ::shutdown(fd, SHUT_RDWR);
+  reader.join();
+  std::lock_guard<std::mutex> lock(why_mu);
+  if (!why.empty() && !stop_.load()) log->warn("ha: closing slave connection {}: {}", slave->peer, why);
 }
 
 HaSlave::HaSlave(MessageStore* store, std::string master_address, HaOptions options)
-    : store_(store), master_address_(std::move(master_address)), options_(options) {}
+    : HaSlave(store, [address = std::move(master_address)] { return address; }, std::move(options)) {}
+
+HaSlave::HaSlave(MessageStore* store, std::function<std::string()> master_address, HaOptions options)
+    : store_(store), master_address_(std::move(master_address)), options_(std::move(options)) {}
+
+std::string HaSlave::current_master() const {
+  std::lock_guard<std::mutex> lock(current_mu_);
+  return current_;
+}
 
 HaSlave::~HaSlave() { stop(); }
 
@@ -347,18 +411,29 @@ void HaSlave::stop() {
 
 void HaSlave::loop() {
   auto log = logger("ha");
+  std::string last_error;
   while (!stop_.load()) {
     Status st = run_once();
+    connected_.store(false);
     if (stop_.load()) break;
-    log->warn("ha: replication from {} stopped: {}; reconnecting", master_address_, st.to_string());
+    // A master that stays down is logged once, not every half second.
+    const std::string error = current_master() + ": " + st.to_string();
+    if (error != last_error) log->warn("ha: replication from {}; reconnecting", error);
+    last_error = error;
     std::unique_lock<std::mutex> lock(stop_mu_);
     stop_cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stop_.load(); });
   }
 }
 
 Status HaSlave::run_once() {
+  const std::string master = master_address_();
+  {
+    std::lock_guard<std::mutex> lock(current_mu_);
+    current_ = master;
+  }
+  if (master.empty()) return Status::not_found("the master's HA address is not known yet");
   sockaddr_in addr{};
-  if (!parse_host_port(master_address_, &addr)) return Status::invalid_argument("bad master address " + master_address_);
+  if (!parse_host_port(master, &addr)) return Status::invalid_argument("bad master address " + master);
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Status::io_error("socket", errno);
   fd_.store(fd);
@@ -371,7 +446,7 @@ Status HaSlave::run_once() {
     }
   } closer{this, fd};
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return Status::io_error("connect to " + master_address_, errno);
+    return Status::io_error("connect to " + master, errno);
   }
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -382,35 +457,60 @@ Status HaSlave::run_once() {
     return write_all(fd, report, sizeof(report));
   };
   if (!send_report(store_->end_offset())) return Status::io_error("sending the first offset report");
-  int64_t last_report = now_ms();
-  int64_t reported = -1;
-  char header[kHeaderSize];
-  std::string body;
-  while (!stop_.load()) {
-    const int ready = wait_readable(fd, 100);
-    if (ready < 0) return Status::io_error("poll");
-    if (ready > 0) {
-      if (!read_exact(fd, header, sizeof(header), options_.housekeeping_ms, stop_)) {
-        return Status::io_error("the master closed the connection or stopped sending");
+  connected_.store(true);
+  last_receive_ms_.store(wall_ms());
+
+  // Reports: on their own thread, sent the moment the store confirms more (under SYNC_FLUSH the
+  // confirmed offset is the durable one, under ASYNC_FLUSH the written one), else every heartbeat.
+  std::atomic<bool> closing{false};
+  std::mutex error_mu;
+  Status reporter_error;
+  std::thread reporter([&] {
+    int64_t reported = -1;
+    int64_t last_report = 0;
+    while (!stop_.load() && !closing.load()) {
+      const int64_t confirmed = store_->wait_confirmed_past(reported, 100);
+      if (closing.load()) break;
+      if (confirmed == reported && now_ms() - last_report < options_.heartbeat_interval_ms) continue;
+      if (!send_report(confirmed)) {
+        std::lock_guard<std::mutex> lock(error_mu);
+        reporter_error = Status::io_error("sending an offset report");
+        closing.store(true);
+        ::shutdown(fd, SHUT_RDWR);
+        break;
       }
-      const auto offset = static_cast<int64_t>(get_be64(header));
-      const auto size = static_cast<int64_t>(get_be32(header + 8));
-      if (size < 0 || size > 64 * 1024 * 1024) return Status::corruption("batch size " + std::to_string(size));
-      body.resize(static_cast<size_t>(size));
-      if (size > 0 && !read_exact(fd, body.data(), body.size(), options_.housekeeping_ms, stop_)) {
-        return Status::io_error("the master closed the connection inside a batch");
-      }
-      if (size > 0) HF_RETURN_IF_ERROR(store_->append_replica(offset, body));
-    }
-    // Report what is durable here (under SYNC_FLUSH the flusher moves it shortly after a batch).
-    const int64_t durable = store_->options().flush_disk_type == FlushDiskType::kSyncFlush
-                                ? std::min(store_->flushed_offset(), store_->end_offset())
-                                : store_->end_offset();
-    if (durable != reported || now_ms() - last_report >= options_.heartbeat_interval_ms) {
-      if (!send_report(durable)) return Status::io_error("sending an offset report");
-      reported = durable;
+      reported = confirmed;
       last_report = now_ms();
     }
+  });
+  struct JoinReporter {
+    std::atomic<bool>& closing;
+    std::thread& t;
+    int fd;
+    ~JoinReporter() {
+      closing.store(true);
+      ::shutdown(fd, SHUT_RDWR);
+      t.join();
+    }
+  } join_reporter{closing, reporter, fd};
+
+  char header[kHeaderSize];
+  std::string body;
+  while (!stop_.load() && !closing.load()) {
+    if (!read_exact(fd, header, sizeof(header), options_.housekeeping_ms, closing)) {
+      std::lock_guard<std::mutex> lock(error_mu);
+      if (!reporter_error.is_ok()) return reporter_error;
+      return Status::io_error("the master closed the connection or stopped sending");
+    }
+    last_receive_ms_.store(wall_ms());
+    const auto offset = static_cast<int64_t>(get_be64(header));
+    const auto size = static_cast<int64_t>(get_be32(header + 8));
+    if (size < 0 || size > 64 * 1024 * 1024) return Status::corruption("batch size " + std::to_string(size));
+    body.resize(static_cast<size_t>(size));
+    if (size > 0 && !read_exact(fd, body.data(), body.size(), options_.housekeeping_ms, closing)) {
+      return Status::io_error("the master closed the connection inside a batch");
+    }
+    if (size > 0) HF_RETURN_IF_ERROR(store_->append_replica(offset, body));
   }
   return Status::ok();
 }

@@ -40,6 +40,18 @@ struct HaOptions {
   int64_t housekeeping_ms = 20000;        // haHousekeepingInterval
   int64_t transfer_batch_bytes = 32768;   // haTransferBatchSize
   int64_t slave_fallbehind_max = 256LL * 1024 * 1024;  // haSlaveFallbehindMax
+  // Runs each group of wait_replicated completions one acknowledgement releases (the broker batches
+  // their responses into one write per connection). Default: runs them as they are.
+  std::function<void(const std::function<void()>&)> completion_batch;
+};
+
+// One slave connection as the master sees it.
+struct SlaveInfo {
+  std::string peer;            // host:port of the slave's connection
+  int64_t ack = -1;            // acknowledged (durable on the slave) offset; 0 before the first ack
+  int64_t connected_ms = 0;    // wall clock
+  int64_t last_ack_ms = 0;     // wall clock of the last report that moved ack (0: none yet)
+  int64_t caught_up_ms = 0;    // wall clock of the last time ack reached the master's confirmed end
 };
 
 class HaMaster {
@@ -53,6 +65,7 @@ class HaMaster {
   // The largest offset any connected slave has acknowledged (-1: no slave connected).
   int64_t max_slave_ack() const;
   int connected_slaves() const;
+  std::vector<SlaveInfo> slaves() const;
 
   // SYNC_MASTER (facts §7.2): `done` is called exactly once — kOk when a connected slave has
   // acknowledged `offset` (under a SYNC_FLUSH slave: durable there); kSlaveNotAvailable at once
@@ -71,6 +84,7 @@ class HaMaster {
   void accept_loop();
   void serve(std::shared_ptr<Slave> slave);
   void on_ack(int64_t ack);
+  void complete(std::vector<std::function<void(PutStatus)>>& ready, PutStatus status);
   void timeout_loop();
 
   MessageStore* const store_;
@@ -89,11 +103,19 @@ class HaMaster {
 class HaSlave {
  public:
   HaSlave(MessageStore* store, std::string master_address, HaOptions options);
+  // The master's HA address is asked for before every connection attempt (empty: not known yet,
+  // e.g. until the name server has told it).
+  HaSlave(MessageStore* store, std::function<std::string()> master_address, HaOptions options);
   ~HaSlave();
   void start();
   void stop();
   // Connections made so far (a reconnect after a failure counts).
   int64_t connections() const { return connections_.load(); }
+  // Whether a connection to the master is up and has received something within the housekeeping
+  // interval; the wall-clock time of the last byte received from a master (0: never).
+  bool master_connected() const { return connected_.load(); }
+  int64_t last_receive_ms() const { return last_receive_ms_.load(); }
+  std::string current_master() const;
 
  private:
   void loop();
@@ -101,10 +123,14 @@ class HaSlave {
   Status run_once();
 
   MessageStore* const store_;
-  const std::string master_address_;
+  const std::function<std::string()> master_address_;
   const HaOptions options_;
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> connections_{0};
+  std::atomic<bool> connected_{false};
+  std::atomic<int64_t> last_receive_ms_{0};
+  mutable std::mutex current_mu_;
+  std::string current_;
   std::atomic<int> fd_{-1};
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <limits>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -158,10 +159,22 @@ class MessageStore {
   int64_t written_offset() const { return written_.load(std::memory_order_acquire); }
   int64_t flushed_offset() const { return flushed_.load(std::memory_order_acquire); }
   int64_t confirmed_offset() const { return confirmed_.load(std::memory_order_acquire); }
+  // Read gate (a SYNC_MASTER's "reads never ahead of the slave"): once enabled, the dispatcher —
+  // hence every consume-queue reader and long poll — stops at min(confirmed, gate). Enabling sets
+  // the gate at the confirmed offset (what recovery kept is readable); advance_read_gate only moves
+  // it forward. A clean shutdown dispatches everything stored regardless of the gate.
+  void enable_read_gate();
+  void advance_read_gate(int64_t offset);
+  int64_t readable_offset() const {
+    return std::min(confirmed_.load(std::memory_order_acquire), read_gate_.load(std::memory_order_acquire));
+  }
   int64_t dispatched_offset() const { return dispatched_.load(std::memory_order_acquire); }
   int64_t min_physical_offset() const;
   // Blocks until everything confirmed now is dispatched (tests, tools).
   void wait_dispatched(int64_t offset) const;
+  // Waits until confirmed_offset() > offset, the store stops, or timeout_ms passes; returns
+  // confirmed_offset(). (Replication senders and reporters wait here instead of polling.)
+  int64_t wait_confirmed_past(int64_t offset, int64_t timeout_ms) const;
 
   bool fenced() const;
   Status fence_status() const;
@@ -249,6 +262,7 @@ class MessageStore {
   std::atomic<int64_t> flushed_{0};
   std::atomic<int64_t> confirmed_{0};
   std::atomic<int64_t> dispatched_{0};
+  std::atomic<int64_t> read_gate_{std::numeric_limits<int64_t>::max()};
   std::atomic<bool> disk_full_{false};
   std::atomic<uint64_t> fdatasync_count_{0};
   std::atomic<int64_t> put_messages_{0}, put_bytes_{0};

@@ -45,6 +45,28 @@ void MessageStore::publish_confirmed(int64_t offset) {
   dispatch_cv_.notify_all();
 }
 
+void MessageStore::enable_read_gate() {
+  int64_t expected = std::numeric_limits<int64_t>::max();
+  read_gate_.compare_exchange_strong(expected, confirmed_offset());
+}
+
+void MessageStore::advance_read_gate(int64_t offset) {
+  int64_t gate = read_gate_.load();
+  while (offset > gate && !read_gate_.compare_exchange_weak(gate, offset)) {
+  }
+  if (offset > gate) {
+    std::lock_guard<std::mutex> lock(dispatch_mu_);
+    dispatch_cv_.notify_all();
+  }
+}
+
+int64_t MessageStore::wait_confirmed_past(int64_t offset, int64_t timeout_ms) const {
+  std::unique_lock<std::mutex> lock(dispatch_mu_);
+  dispatch_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                        [&] { return confirmed_.load() > offset || stop_dispatch_; });
+  return confirmed_.load();
+}
+
 void MessageStore::wait_dispatched(int64_t offset) const {
   std::unique_lock<std::mutex> lock(dispatch_mu_);
   dispatch_cv_.wait(lock, [&] { return dispatched_.load() >= offset || stop_dispatch_; });
@@ -213,10 +235,11 @@ Status MessageStore::dispatch_range(int64_t from, int64_t to, int64_t* reached, 
 void MessageStore::dispatcher_loop() {
   for (;;) {
     std::optional<std::string> deletion;
+    bool stopping = false;
     {
       std::unique_lock<std::mutex> lock(dispatch_mu_);
       dispatch_cv_.wait_for(lock, std::chrono::milliseconds(100), [&] {
-        return stop_dispatch_ || confirmed_.load() > dispatched_.load() ||
+        return stop_dispatch_ || readable_offset() > dispatched_.load() ||
                (delete_request_ && !delete_result_);
       });
       if (stop_dispatch_ && confirmed_.load() == dispatched_.load()) {
@@ -227,6 +250,7 @@ void MessageStore::dispatcher_loop() {
         break;
       }
       if (delete_request_ && !delete_result_) deletion = *delete_request_;
+      stopping = stop_dispatch_;
     }
     if (deletion) {
       Status st = apply_delete_topic(*deletion);
@@ -235,13 +259,15 @@ void MessageStore::dispatcher_loop() {
       dispatch_cv_.notify_all();
       continue;
     }
-    int64_t from = dispatched_.load(), to = confirmed_.load();
+    // While stopping, everything stored is dispatched (the read gate is for live readers).
+    auto limit = [this, stopping] { return stopping ? confirmed_.load() : readable_offset(); };
+    int64_t from = dispatched_.load(), to = limit();
     if (to > from && to - from < kDispatchBatchBytes) {
       // Let a little more arrive: one pass per millisecond instead of a wake-up per message
       // (RocketMQ's reput service also runs once per millisecond).
       std::unique_lock<std::mutex> lock(dispatch_mu_);
       dispatch_cv_.wait_for(lock, std::chrono::milliseconds(1), [&] { return stop_dispatch_; });
-      to = confirmed_.load();
+      to = limit();
     }
     if (to > from) {
       int64_t reached = from;
@@ -532,7 +558,9 @@ Status MessageStore::delete_topic(const std::string& topic) {
       unmark();
       return stop_dispatch_ ? Status::aborted("store is shutting down")
                             : Status::timeout("records of topic " + topic + " not dispatched within 10 s" +
-                                              (fenced() ? " (store fenced)" : ""));
+                                              (fenced() ? " (store fenced)"
+                                               : readable_offset() < cut ? " (waiting for a slave's acknowledgement)"
+                                                                         : ""));
     }
     delete_request_ = topic;
     delete_result_.reset();
