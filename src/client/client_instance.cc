@@ -290,6 +290,19 @@ std::string ClientInstance::master_address(const std::string& broker_name) const
   return "";
 }
 
+std::string ClientInstance::read_address(const std::string& broker_name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string slave;
+  for (const auto& [_, info] : routes_) {
+    if (const BrokerData* b = info->route.find_broker(broker_name)) {
+      std::string m = b->master_address();
+      if (!m.empty()) return m;
+      if (slave.empty() && !b->broker_addrs.empty()) slave = b->broker_addrs.begin()->second;
+    }
+  }
+  return slave;
+}
+
 std::set<std::string> ClientInstance::master_addresses() const {
   std::set<std::string> out;
   for (const auto& [_, info] : routes_) {
@@ -353,6 +366,15 @@ void ClientInstance::send_heartbeat_to_all_brokers() {
     std::lock_guard<std::mutex> lock(mu_);
     if (producer_groups_.empty() && consumer_groups_.empty()) return;
     masters = master_addresses();
+    // Consumers also tell the slaves about themselves, as RocketMQ's clients do: a slave that
+    // serves while its master is down answers the group's consumer list for rebalancing.
+    if (!consumer_groups_.empty()) {
+      for (const auto& [_, info] : routes_) {
+        for (const auto& b : info->route.broker_datas) {
+          for (const auto& [id, addr] : b.broker_addrs) masters.insert(addr);
+        }
+      }
+    }
     body = heartbeat_body();
   }
   for (const auto& addr : masters) {

@@ -85,6 +85,9 @@ class ClientInstance {
   Result<std::shared_ptr<const TopicRouteInfo>> publish_route(const std::string& topic, int32_t default_topic_queue_nums);
   // A broker group's master "ip:port" from any cached route, or "".
   std::string master_address(const std::string& broker_name) const;
+  // Where reads of a broker group go: its master when the cached routes name one, else its slave
+  // with the lowest id (RocketMQ's consumers fall back the same way); "" when none is known.
+  std::string read_address(const std::string& broker_name) const;
 
   // Group registration: the heartbeat lists producer groups and CONSUME_ACTIVELY consumer groups.
   // Registering sends a heartbeat at once; unregistering sends UNREGISTER_CLIENT to every master.

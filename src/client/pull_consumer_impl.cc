@@ -76,15 +76,11 @@ Outcome<std::vector<MessageQueue>> PullConsumerImpl::queues_of(const std::string
 }
 
 Outcome<std::string> PullConsumerImpl::address_of(const MessageQueue& queue) {
-  std::string addr = instance_->master_address(queue.broker_name);
+  // The master, else a slave: while a master is down its slave serves reads and takes offsets.
+  std::string addr = instance_->read_address(queue.broker_name);
   if (addr.empty()) {
-    auto route = instance_->route(queue.topic, /*refresh=*/true);
-    if (route.is_ok()) {
-      if (const BrokerData* b = (*route)->route.find_broker(queue.broker_name)) {
-        addr = b->master_address();
-        if (addr.empty() && !b->broker_addrs.empty()) addr = b->broker_addrs.begin()->second;
-      }
-    }
+    (void)instance_->route(queue.topic, /*refresh=*/true);
+    addr = instance_->read_address(queue.broker_name);
   }
   if (addr.empty()) return make_error(ErrorCode::kNoRoute, "no address for broker " + queue.broker_name, true);
   return addr;
@@ -96,7 +92,11 @@ Outcome<RemotingCommand> PullConsumerImpl::call(const MessageQueue& queue, Remot
   auto addr = address_of(queue);
   if (!addr.ok()) return addr.error();
   auto resp = instance_->remoting().invoke_sync(*addr, std::move(request), timeout_ms);
-  if (!resp.is_ok()) return transport_error(resp.status(), *addr);
+  if (!resp.is_ok()) {
+    // The broker may be gone (a dead master): the next call uses the route the name server has now.
+    (void)instance_->route(queue.topic, /*refresh=*/true);
+    return transport_error(resp.status(), *addr);
+  }
   return std::move(resp).value();
 }
 
@@ -148,7 +148,10 @@ Outcome<PullResult> PullConsumerImpl::pull_cancellable(const MessageQueue& queue
     }
     answer = std::move(*pending->answer);
   }
-  if (!answer.is_ok()) return transport_error(answer.status(), *addr);
+  if (!answer.is_ok()) {
+    (void)instance_->route(queue.topic, /*refresh=*/true);
+    return transport_error(answer.status(), *addr);
+  }
   Outcome<RemotingCommand> resp = std::move(answer).value();
   PullResult result;
   switch (resp->code) {

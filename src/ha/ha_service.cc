@@ -329,8 +329,8 @@ void HaMaster::serve(std::shared_ptr<Slave> slave) {
     while (!stop_.load() && !closing.load()) {
       if (!read_exact(fd, buf, sizeof(buf), options_.housekeeping_ms, closing)) {
         if (!stop_.load() && !closing.load()) {
-          close_with("nothing read for " + std::to_string(options_.housekeeping_ms) +
-                     " ms, or the slave disconnected");
+          close_with("the slave disconnected, or sent nothing for " + std::to_string(options_.housekeeping_ms) +
+                     " ms");
         }
         return;
       }
