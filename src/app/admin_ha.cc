@@ -53,34 +53,43 @@ std::string ago(int64_t now_ms, int64_t then_ms) {
 }
 
 std::string format_ha(const std::vector<HaBrokerStatus>& rows) {
-  std::vector<std::vector<std::string>> table = {{"#Cluster", "#Broker Name", "#BID", "#Addr", "#Role", "#Max Offset",
-                                                  "#Acked / Held", "#Lag Bytes", "#Last Ack", "#In Sync"}};
+  std::vector<std::vector<std::string>> table = {{"#Cluster", "#Broker Name", "#BID", "#Addr", "#Role", "#Epoch",
+                                                  "#Max Offset", "#Acked / Held", "#Lag Bytes", "#Last Ack",
+                                                  "#In Sync"}};
   for (const HaBrokerStatus& r : rows) {
     std::vector<std::string> row = {r.cluster, r.broker_name, std::to_string(r.broker_id), r.addr};
     nlohmann::json doc = r.error.empty() ? nlohmann::json::parse(r.json, nullptr, false) : nlohmann::json();
     if (!r.error.empty() || !doc.is_object()) {
-      row.insert(row.end(), {"?", "-", "-", "-", "-", r.error.empty() ? "unreadable answer" : "DOWN: " + r.error});
+      row.insert(row.end(), {"?", "-", "-", "-", "-", "-", r.error.empty() ? "unreadable answer" : "DOWN: " + r.error});
       table.push_back(std::move(row));
       continue;
     }
     const int64_t now = doc.value("nowMillis", int64_t{0});
     const std::string role = doc.value("role", "?");
     const int64_t end = doc.value("confirmedOffset", int64_t{0});
+    std::string epoch = "-";
+    if (doc.contains("epochs") && doc["epochs"].is_array() && !doc["epochs"].empty()) {
+      const auto& last = doc["epochs"].back();
+      if (last.is_array() && last.size() == 2) epoch = last[0].dump() + " @" + last[1].dump();
+    }
+    const std::string diverged = doc.value("diverged", std::string());
     if (role == "SLAVE") {
       const bool up = doc.value("masterConnected", false);
-      row.insert(row.end(), {role, std::to_string(end), std::to_string(doc.value("flushedOffset", int64_t{0})), "-",
-                             "received " + ago(now, doc.value("lastReceiveMillis", int64_t{0})),
-                             up ? "master " + doc.value("masterHaAddress", std::string("?"))
-                                : "master unreachable (" + doc.value("masterHaAddress", std::string("unknown")) + ")"});
+      row.insert(row.end(), {role, epoch, std::to_string(end), std::to_string(doc.value("flushedOffset", int64_t{0})),
+                             "-", "received " + ago(now, doc.value("lastReceiveMillis", int64_t{0})),
+                             !diverged.empty() ? "DIVERGED: " + diverged
+                             : up ? "master " + doc.value("masterHaAddress", std::string("?"))
+                                  : "master unreachable (" + doc.value("masterHaAddress", std::string("unknown")) + ")"});
       table.push_back(std::move(row));
       continue;
     }
     const auto& slaves = doc.contains("slaves") && doc["slaves"].is_array() ? doc["slaves"] : nlohmann::json::array();
-    row.insert(row.end(), {role, std::to_string(end), "-", "-", "-",
-                           std::to_string(slaves.size()) + " slave(s) connected"});
+    row.insert(row.end(), {role, epoch, std::to_string(end), "-", "-", "-",
+                           !diverged.empty() ? "DIVERGED: " + diverged
+                                             : std::to_string(slaves.size()) + " slave(s) connected"});
     table.push_back(std::move(row));
     for (const auto& s : slaves) {
-      table.push_back({"", "", "", "  slave " + s.value("peer", std::string("?")), "(connection)", "-",
+      table.push_back({"", "", "", "  slave " + s.value("peer", std::string("?")), "(connection)", "-", "-",
                        std::to_string(s.value("ackOffset", int64_t{0})),
                        std::to_string(s.value("lagBytes", int64_t{0})),
                        ago(now, s.value("lastAckMillis", int64_t{0})),

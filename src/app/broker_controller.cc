@@ -18,6 +18,7 @@
 #include "broker/client_manager.h"
 #include "broker/client_processor.h"
 #include "broker/consumer_offset_manager.h"
+#include "broker/epoch_file.h"
 #include "broker/pull_message_processor.h"
 #include "broker/rebalance_lock_manager.h"
 #include "broker/schedule_message_service.h"
@@ -94,6 +95,10 @@ struct BrokerController::Impl {
   std::string master_address;     // remoting host:port
   std::string master_ha_address;  // HA host:port
   std::thread slave_sync;
+  std::unique_ptr<broker::EpochFile> epochs;
+  // Set when this broker's log and its slave's disagree (epoch_divergence): why, for operators.
+  std::mutex diverged_mu;
+  std::string diverged;
 };
 
 BrokerController::BrokerController(Env* env, BrokerConfig config, BrokerRuntimeOptions runtime)
@@ -173,7 +178,16 @@ Status BrokerController::start() {
     transport::WriteBatch batch;
     complete();
   };
-  if (!slave) impl_->ha_master = std::make_unique<ha::HaMaster>(store, ha_options);
+  impl_->epochs = std::make_unique<broker::EpochFile>(env_, config_dir + "/epochs.json");
+  HF_RETURN_IF_ERROR(impl_->epochs->load());
+  if (!slave) {
+    // Everything this master writes from here on belongs to a new epoch.
+    HF_ASSIGN_OR_RETURN(int64_t epoch, impl_->epochs->begin_epoch(store->end_offset()));
+    log->info("master epoch {} begins at commit-log offset {}", epoch, store->end_offset());
+    impl_->ha_master = std::make_unique<ha::HaMaster>(store, ha_options);
+  } else {
+    ha_options.before_connect = [this] { return check_master_history(); };
+  }
 
   // Delay levels: delivers parked messages once due; progress in config/delayOffset.json.
   broker::ScheduleMessageServiceOptions schedule_options;
@@ -293,9 +307,39 @@ Status BrokerController::start() {
   transport::RemotingServer& server = *impl_->server;
   for (int32_t code : {req::kSendMessage, req::kSendMessageV2, req::kSendBatchMessage}) {
     server.register_handler(code, [this](const ConnectionPtr& c, RemotingCommand r, remoting::SerializeType t) {
+      std::string diverged;
+      {
+        std::lock_guard<std::mutex> l(impl_->diverged_mu);
+        diverged = impl_->diverged;
+      }
+      if (!diverged.empty()) {
+        if (!r.is_oneway()) {
+          c->send_response(r.make_response(remoting::response_code::kServiceNotAvailable,
+                                           "this master's log diverged from its slave's (" + diverged +
+                                               "); it takes no sends until an operator recovers the group "
+                                               "(docs/replication.md)"),
+                           t);
+        }
+        return;
+      }
       impl_->send->handle(c, std::move(r), t);
     });
   }
+  server.register_handler(req::kHoldfastHaDiverged,
+                          [this](const ConnectionPtr& c, RemotingCommand r, remoting::SerializeType t) {
+                            const std::string reason(r.ext("reason").value_or("no reason given"));
+                            {
+                              std::lock_guard<std::mutex> l(impl_->diverged_mu);
+                              if (impl_->diverged.empty()) {
+                                logger("broker")->error(
+                                    "slave {} reports that this master's log diverged: {}; sends are refused from "
+                                    "now on (docs/replication.md: recovery)",
+                                    c->remote_address(), reason);
+                              }
+                              impl_->diverged = reason;
+                            }
+                            c->send_response(r.make_response(remoting::response_code::kSuccess), t);
+                          });
   server.register_handler(req::kHoldfastHaStatus,
                           [this](const ConnectionPtr& c, RemotingCommand r, remoting::SerializeType t) {
                             RemotingCommand resp = r.make_response(remoting::response_code::kSuccess);
@@ -431,6 +475,48 @@ Status BrokerController::sync_from_master(const std::string& master) {
   return Status::ok();
 }
 
+Status BrokerController::check_master_history() {
+  std::string master;
+  {
+    std::lock_guard<std::mutex> l(impl_->master_mu);
+    master = impl_->master_address;
+  }
+  // Without the master's remoting address (haMasterAddress set, no name server answer yet) there
+  // is nothing to compare; the HA stream's own offset checks still apply.
+  if (master.empty()) return Status::ok();
+  auto resp = impl_->name_server_client.invoke_sync(
+      master, RemotingCommand::make_request(req::kHoldfastHaStatus), kNameServerTimeoutMs);
+  if (!resp.is_ok()) return Status::io_error("asking the master " + master + " for its epochs: " + resp.status().message());
+  if (resp->code != remoting::response_code::kSuccess) return Status::ok();  // not a Holdfast master (migration)
+  nlohmann::json doc = nlohmann::json::parse(resp->body, nullptr, false);
+  if (!doc.is_object() || !doc.contains("epochs")) return Status::ok();
+  auto master_epochs = broker::decode_epochs(nlohmann::json{{"epochs", doc["epochs"]}}.dump());
+  if (!master_epochs.is_ok()) return master_epochs.status();
+  const int64_t master_end = doc.value("confirmedOffset", int64_t{0});
+  const std::string why = broker::epoch_divergence(*master_epochs, master_end, impl_->epochs->entries(),
+                                                   impl_->store->end_offset());
+  if (!why.empty()) {
+    {
+      std::lock_guard<std::mutex> l(impl_->diverged_mu);
+      if (impl_->diverged.empty()) {
+        logger("broker")->error("slave: not replicating from {}: {}. This slave keeps its log (it may hold "
+                                "acknowledged messages); see docs/replication.md: recovery",
+                                master, why);
+      }
+      impl_->diverged = why;
+    }
+    RemotingCommand tell = RemotingCommand::make_request(req::kHoldfastHaDiverged);
+    tell.set_ext("reason", why);
+    (void)impl_->name_server_client.invoke_sync(master, std::move(tell), kNameServerTimeoutMs);
+    return Status::corruption("diverged from the master: " + why);
+  }
+  {
+    std::lock_guard<std::mutex> l(impl_->diverged_mu);
+    impl_->diverged.clear();
+  }
+  return impl_->epochs->replace(*master_epochs);
+}
+
 std::string BrokerController::ha_status_json() const {
   MessageStore* store = impl_->store.get();
   nlohmann::json j;
@@ -448,6 +534,13 @@ std::string BrokerController::ha_status_json() const {
   j["flushedOffset"] = store->flushed_offset();
   j["readableOffset"] = store->readable_offset();
   j["nowMillis"] = wall_now_ms();
+  nlohmann::json epochs = nlohmann::json::array();
+  for (const broker::Epoch& e : impl_->epochs->entries()) epochs.push_back({e.epoch, e.start_offset});
+  j["epochs"] = std::move(epochs);
+  {
+    std::lock_guard<std::mutex> l(impl_->diverged_mu);
+    if (!impl_->diverged.empty()) j["diverged"] = impl_->diverged;
+  }
   if (impl_->ha_master) {
     j["haPort"] = impl_->ha_master->port();
     nlohmann::json slaves = nlohmann::json::array();

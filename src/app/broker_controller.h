@@ -63,6 +63,9 @@ class BrokerController {
   Status sync_from_master(const std::string& master_address);
   // HOLDFAST_HA_STATUS body: role, offsets, slaves (master) or master connection (slave).
   std::string ha_status_json() const;
+  // Slaves, before each HA connection: compares the master's epoch history with this log; on a
+  // divergence tells the master (which then refuses sends) and refuses to replicate.
+  Status check_master_history();
 
   Env* env_;
   BrokerConfig config_;

@@ -432,6 +432,7 @@ Status HaSlave::run_once() {
     current_ = master;
   }
   if (master.empty()) return Status::not_found("the master's HA address is not known yet");
+  if (options_.before_connect) HF_RETURN_IF_ERROR(options_.before_connect());
   sockaddr_in addr{};
   if (!parse_host_port(master, &addr)) return Status::invalid_argument("bad master address " + master);
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -43,6 +43,9 @@ struct HaOptions {
   // Runs each group of wait_replicated completions one acknowledgement releases (the broker batches
   // their responses into one write per connection). Default: runs them as they are.
   std::function<void(const std::function<void()>&)> completion_batch;
+  // Slave: asked before every connection attempt; an error skips the attempt (logged, retried).
+  // The broker checks the master's epoch history here (a master that lost bytes the slave holds).
+  std::function<Status()> before_connect;
 };
 
 // One slave connection as the master sees it.

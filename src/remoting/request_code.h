@@ -85,6 +85,7 @@ namespace holdfast::remoting {
   /* Holdfast's own admin requests (no RocketMQ code). */                         \
   X(kHoldfastTransactionList, "HOLDFAST_TRANSACTION_LIST", 20501)                 \
   X(kHoldfastHaStatus, "HOLDFAST_HA_STATUS", 20502)                               \
+  X(kHoldfastHaDiverged, "HOLDFAST_HA_DIVERGED", 20503)                           \
   /* 5.x pop/ack: above 32767, so they only travel in JSON headers. */            \
   X(kPopMessage, "POP_MESSAGE", 200050)                                           \
   X(kAckMessage, "ACK_MESSAGE", 200051)                                           \

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -302,8 +303,8 @@ TEST_F(ReplicationTest, SlaveKilledMidTransferHoldsAPrefixOfTheMasterLog) {
   const int64_t master_end = confirmed_offset(master_addr());
   ASSERT_GT(master_end, 24LL * 1000 * 1000);
   int mid_transfer_kills = 0;
+  int64_t before = 0;  // what the slave held when it was last killed
   for (int round = 0; round < 3; ++round) {
-    const int64_t before = std::max<int64_t>(0, confirmed_offset(slave_addr()));
     ASSERT_EQ(slave_->start(), "");
     const int64_t target = before + (master_end - before) / 4;  // about a quarter of what is missing
     int64_t held = -1;
@@ -317,6 +318,7 @@ TEST_F(ReplicationTest, SlaveKilledMidTransferHoldsAPrefixOfTheMasterLog) {
     std::printf("  round %d: slave killed holding %lld of %lld bytes\n", round, static_cast<long long>(held),
                 static_cast<long long>(master_end));
     if (held > before && held < master_end) ++mid_transfer_kills;
+    before = std::max(before, held);
   }
   EXPECT_GE(mid_transfer_kills, 2) << "the slave was not killed in the middle of a transfer";
   ASSERT_EQ(slave_->start(), "");
@@ -327,6 +329,44 @@ TEST_F(ReplicationTest, SlaveKilledMidTransferHoldsAPrefixOfTheMasterLog) {
   master_->stop();
   EXPECT_EQ(compare_logs(), "");
   EXPECT_GT(last_compared_, 24LL * 1000 * 1000);
+}
+
+TEST_F(ReplicationTest, AMasterRestartedWithAShorterLogIsRefusedAndTheSlaveKeepsItsCopy) {
+  for (int i = 0; i < 300; ++i) {
+    const std::string body = "before-loss-" + std::to_string(i) + std::string(1000, 'z');
+    auto r = producer_->send(Message(topic_, body));
+    ASSERT_TRUE(r.ok()) << r.error().to_string();
+    ASSERT_EQ(r->status, SendStatus::kSendOk);
+  }
+  const int64_t end = confirmed_offset(master_addr());
+  ASSERT_GT(end, 300 * 1000);
+  // The master's last 64 KiB disappear, as an un-synced tail does in a power loss.
+  master_->kill9();
+  {
+    std::fstream log(dir_ + "/master/commitlog/00000000000000000000", std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(log.good());
+    log.seekp(end - 65536);
+    const std::string zeros(65536, '\0');
+    log.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+    ASSERT_TRUE(log.good());
+  }
+  ASSERT_EQ(master_->start(), "");
+  ASSERT_LT(confirmed_offset(master_addr()), end);
+
+  // The slave notices before it replicates anything, keeps its log, and the master stops taking
+  // sends with a remark that names the problem.
+  std::string refusal;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline && refusal.empty()) {
+    auto r = producer_->send(Message(topic_, "after-restart"));
+    if (!r.ok() && r.error().message.find("diverged") != std::string::npos) refusal = r.error().message;
+    if (refusal.empty()) std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_NE(refusal, "") << "the master kept taking sends over a log its slave contradicts";
+  EXPECT_EQ(confirmed_offset(slave_addr()), end) << "the slave's copy changed";
+  auto status = ct::run_command(ct::holdfast_binary() + " admin ha status -n " + ns_addr_ + " 2>&1");
+  EXPECT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_NE(status.output.find("DIVERGED"), std::string::npos) << status.output;
 }
 
 }  // namespace
