@@ -18,9 +18,10 @@
 # Exit: 0 passed, 1 failed, 77 skipped (no RocketMQ peer, hence no stock Java client).
 set -uo pipefail
 
-readonly kSkip=77
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly here
+# shellcheck source=SCRIPTDIR/java_env.sh
+source "$here/java_env.sh"  # kSkip, say, skip, java_peer, java_env_load, java_compile, pick_ports
 readonly kUsage="usage: run_scenario.sh SCENARIO_CLASS [holdfast-only] [key=value ...]"
 scenario="${1:?$kUsage}"
 shift
@@ -32,14 +33,8 @@ for kv in "$@"; do
   broker_settings+=("$kv")
 done
 target="${HOLDFAST_JAVA_TARGET:-holdfast}"
-peer="${HOLDFAST_ROCKETMQ_HOME:-${HOLDFAST_ROCKETMQ_HOME_DEFAULT:-$here/../../../shared/peers/rocketmq-4.9.8}}"
+peer="$(java_peer)"
 budget="${HOLDFAST_JAVA_BUDGET:-100}"
-
-say() { printf '[driver] %s\n' "$*"; }
-skip() {
-  echo "SKIPPED: Apache RocketMQ 4.9.8 not found at $peer (the stock Java client comes from it)${1:+: $1}"
-  exit "$kSkip"
-}
 
 case "$target" in
   holdfast) ;;
@@ -51,22 +46,7 @@ case "$target" in
   *) echo "HOLDFAST_JAVA_TARGET must be holdfast or rocketmq, not '$target'" >&2; exit 2 ;;
 esac
 
-[ -f "$peer/bin/env.sh" ] || skip
-work="$(mktemp -d "${TMPDIR:-/tmp}/holdfast-java-$scenario-XXXXXX")" || exit 1
-# The client JVM (and, for target rocketmq, the servers) keep logs and state under RMQ_DATA.
-export RMQ_DATA="$work/rocketmq"
-# shellcheck source=/dev/null
-if ! source "$peer/bin/env.sh" >"$work/env.log" 2>&1; then
-  cat "$work/env.log"
-  rm -rf "$work"
-  skip "its env.sh failed (output above)"
-fi
-peer="$(cd "$peer" && pwd)"
-if ! command -v javac >/dev/null; then
-  rm -rf "$work"
-  echo "SKIPPED: javac not found (install openjdk-17-jdk-headless); the scenarios are compiled with it"
-  exit "$kSkip"
-fi
+java_env_load "$scenario"  # sets work, RMQ_CP, RMQ_JAVA_CMD; exits 77 without the peer or javac
 
 server_pid=""
 scenario_pid=""
@@ -102,35 +82,11 @@ trap cleanup EXIT
 trap 'say "interrupted"; status=1; exit 1' INT TERM
 
 # ---- compile: once per source change, shared by concurrently running scenarios ------------------------
-classes="${HOLDFAST_JAVA_CLASSES:-${TMPDIR:-/tmp}/holdfast-java-classes}"
-mkdir -p "$classes" || exit 1
-(
-  flock 9
-  stamp="$classes/.compiled"
-  if [ ! -f "$stamp" ] || [ -n "$(find "$here" -maxdepth 1 -name '*.java' -newer "$stamp")" ]; then
-    rm -rf "$classes/holdfast"
-    javac -encoding UTF-8 -Xlint:-options -cp "$RMQ_CP" -d "$classes" "$here"/*.java || exit 1
-    touch "$stamp"
-  fi
-) 9>"$classes/.lock" || { say "javac failed"; exit 1; }
+java_compile || { say "javac failed"; exit 1; }
 
 # ---- free ports: RocketMQ's broker also opens BROKER_PORT-2 and BROKER_PORT+1 -------------------------
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pick_port() {  # a port P with P-2 .. P+1 all closed
-  local p
-  for _ in $(seq 1 200); do
-    p=$(( 20000 + RANDOM % 30000 ))
-    if ! port_open "$p" && ! port_open $((p - 2)) && ! port_open $((p - 1)) && ! port_open $((p + 1)); then
-      echo "$p"; return 0
-    fi
-  done
-  return 1
-}
-namesrv_port="$(pick_port)" || { say "no free port"; exit 1; }
-broker_port="$(pick_port)" || { say "no free port"; exit 1; }
-while [ $((broker_port - namesrv_port)) -le 3 ] && [ $((namesrv_port - broker_port)) -le 3 ]; do
-  broker_port="$(pick_port)" || exit 1
-done
+ports="$(pick_ports 2)" || { say "no free port"; exit 1; }
+{ read -r namesrv_port; read -r broker_port; } <<<"$ports"
 namesrv="127.0.0.1:$namesrv_port"
 
 # ---- start the broker under test ------------------------------------------------------------------------
