@@ -4,7 +4,7 @@ ASAN_DIR ?= build-asan
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan test test-asan run bench install clean crash-soak
+.PHONY: all deps build build-asan test test-asan run cluster bench install clean crash-soak
 
 all: build
 
@@ -32,6 +32,11 @@ test: build build-asan
 DATA ?= ./data
 run: build
 	./$(BUILD_DIR)/bin/holdfast standalone --data '$(DATA)' $(ARGS)
+
+# A name server, a SYNC_MASTER and a SLAVE on free ports (docs/replication.md); Ctrl-C stops them.
+# Options: make cluster ARGS='--master-flush ASYNC_FLUSH'
+cluster: build
+	bash scripts/cluster.sh --bin ./$(BUILD_DIR)/bin/holdfast $(ARGS)
 
 # Installs the holdfast binary, include/holdfast/*.h and the client library with its CMake package
 # (find_package(holdfast) -> holdfast::client) under PREFIX: make install PREFIX=$$HOME/.local

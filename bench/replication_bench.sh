@@ -8,7 +8,8 @@
 #               acknowledged message durable: it survives the master's power loss)
 #   sync_as     SYNC_MASTER + SYNC_FLUSH master, ASYNC_FLUSH slave (RocketMQ's usual pairing)
 # Each run: `holdfast bench produce --json` with THREADS sync senders of SIZE-byte bodies for
-# DURATION seconds, while `holdfast admin ha status --json` is sampled every 0.2 s for the
+# DURATION seconds, while `holdfast admin ha status --json` is sampled every second (a process per
+# sample: its CPU is charged to the replicated setups) for the
 # slave's lag behind the master (bytes; and, for async, the time the slave is behind = lag bytes /
 # bytes per second). At the end of each async run the master is killed with kill -9: the bytes it
 # acknowledged that the slave did not hold at that instant are the loss window of ASYNC_MASTER if
@@ -18,7 +19,6 @@
 # Prints one markdown row per run and the medians per setup.
 set -euo pipefail
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${1:-build}
 BIN="$BUILD/bin/holdfast"
 DURATION=${DURATION:-10}
@@ -107,7 +107,7 @@ run_one() {
 for line in sys.stdin:
     d=json.loads(line).get("status") or {}
     for s in d.get("slaves",[]): print(s["lagBytes"])' >>"$lag_file" || true
-        sleep 0.2
+        sleep 1
       done
     ) &
     local sampler=$!
