@@ -161,6 +161,9 @@ void register_broker_config(ConfigRegistry& r, BrokerConfig* c) {
       .with_rule("host:port;host:port", rule_name_servers);
   r.add_int32("listenPort", &c->listen_port, 10911, 1, 65535,
               "Port of the remoting server (clients and name servers).");
+  r.add_bool("fastListenPortEnable", &c->fast_listen_port_enable, true,
+             "Also serve clients on listenPort - 2, as RocketMQ brokers do (its \"VIP channel\": RocketMQ "
+             "slaves copy a master's topics through it). A port that is taken is logged and skipped.");
   r.add_int32("registerNameServerPeriod", &c->register_name_server_period_ms, 30000, 10000, 60000,
               "Milliseconds between registrations with every name server.");
   r.add_int32("brokerPermission", &c->broker_permission, 6, 0, 7,

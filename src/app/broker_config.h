@@ -28,6 +28,7 @@ struct BrokerConfig {
   std::string broker_ip1;                   // brokerIP1 (empty = detect)
   std::string namesrv_addr;                 // namesrvAddr (';'-separated host:port list)
   int32_t listen_port{};                    // listenPort
+  bool fast_listen_port_enable{};           // fastListenPortEnable (also serve listenPort - 2)
   int32_t register_name_server_period_ms{}; // registerNameServerPeriod
   int32_t broker_permission{};              // brokerPermission
   // Replication.

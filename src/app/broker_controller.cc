@@ -133,6 +133,9 @@ Status BrokerController::start() {
   server_options.port = static_cast<uint16_t>(config_.listen_port);
   server_options.io_threads = runtime_.io_threads;
   server_options.idle_timeout_ms = config_.channel_expired_timeout_ms;
+  // RocketMQ brokers also serve listenPort - 2 (the "VIP channel"); RocketMQ slaves copy a master's
+  // topics (code 21) only through it.
+  if (config_.fast_listen_port_enable && config_.listen_port > 2) server_options.extra_ports.push_back(static_cast<uint16_t>(config_.listen_port - 2));
   impl_->server = std::make_unique<transport::RemotingServer>(server_options);
 
   const std::string config_dir = config_.store_path_root_dir + "/config";

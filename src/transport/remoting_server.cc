@@ -22,6 +22,7 @@ struct RemotingServer::Impl {
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   asio::ip::tcp::acceptor acceptor;
+  std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> extra_acceptors;
   asio::steady_timer idle_timer;
   std::vector<std::thread> threads;
   std::unordered_map<int32_t, RequestHandler> handlers;
@@ -46,12 +47,12 @@ struct RemotingServer::Impl {
     it->second(conn, std::move(request), type);
   }
 
-  void do_accept() {
-    acceptor.async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+  void do_accept(asio::ip::tcp::acceptor& a) {
+    a.async_accept([this, &a](const asio::error_code& ec, asio::ip::tcp::socket socket) {
       if (ec) {
         if (ec != asio::error::operation_aborted) {
           logger("remoting")->warn("accept failed: {}", ec.message());
-          do_accept();
+          do_accept(a);
         }
         return;
       }
@@ -72,7 +73,7 @@ struct RemotingServer::Impl {
         conns[id] = conn;
       }
       conn->start();
-      do_accept();
+      do_accept(a);
     });
   }
 
@@ -127,8 +128,23 @@ Status RemotingServer::start() {
                             std::to_string(impl_->options.port) + ": " + ec.message());
   }
   bound_port_ = impl_->acceptor.local_endpoint().port();
+  for (uint16_t extra : impl_->options.extra_ports) {
+    auto a = std::make_unique<asio::ip::tcp::acceptor>(impl_->io);
+    asio::ip::tcp::endpoint extra_ep(address, extra);
+    asio::error_code extra_ec;
+    a->open(extra_ep.protocol(), extra_ec);
+    if (!extra_ec) a->set_option(asio::ip::tcp::acceptor::reuse_address(true), extra_ec);
+    if (!extra_ec) a->bind(extra_ep, extra_ec);
+    if (!extra_ec) a->listen(asio::socket_base::max_listen_connections, extra_ec);
+    if (extra_ec) {
+      logger("remoting")->warn("not serving on {}:{} as well: {}", impl_->options.host, extra, extra_ec.message());
+      continue;
+    }
+    impl_->extra_acceptors.push_back(std::move(a));
+  }
   impl_->work.emplace(impl_->io.get_executor());
-  impl_->do_accept();
+  impl_->do_accept(impl_->acceptor);
+  for (auto& a : impl_->extra_acceptors) impl_->do_accept(*a);
   impl_->schedule_idle_scan();
   for (int i = 0; i < std::max(1, impl_->options.io_threads); ++i) {
     impl_->threads.emplace_back([this] { impl_->io.run(); });
@@ -143,6 +159,7 @@ void RemotingServer::stop() {
   asio::post(impl_->io, [this] {
     asio::error_code ec;
     impl_->acceptor.close(ec);
+    for (auto& a : impl_->extra_acceptors) a->close(ec);
     impl_->idle_timer.cancel();
   });
   std::vector<std::shared_ptr<SocketConnection>> all;

@@ -71,6 +71,10 @@ struct ServerOptions {
   int io_threads = 2;
   uint32_t max_frame_length = 16 * 1024 * 1024;
   int64_t idle_timeout_ms = 120000;  // close connections silent for this long (0 = never)
+  // More ports served exactly like `port` (a broker's listenPort - 2: RocketMQ's "VIP channel",
+  // which RocketMQ slaves use to copy the master's topics). One that cannot be bound is logged and
+  // skipped: start() does not fail for it.
+  std::vector<uint16_t> extra_ports;
 };
 
 class RemotingServer {

@@ -77,7 +77,9 @@ inline HoldfastProcess broker_process(const std::string& name, const std::string
                                       std::vector<std::string> overrides = {}) {
   std::vector<std::string> args{"broker", "--host", "127.0.0.1", "brokerName=" + name, "brokerClusterName=" + cluster,
                                 "listenPort=" + std::to_string(port), "namesrvAddr=" + ns_addr,
-                                "storePathRootDir=" + dir, "brokerIP1=127.0.0.1", "autoCreateTopicEnable=true"};
+                                "storePathRootDir=" + dir, "brokerIP1=127.0.0.1", "autoCreateTopicEnable=true",
+                                // listenPort - 2 could be a port this test picked for another process
+                                "fastListenPortEnable=false"};
   for (auto& o : overrides) args.push_back(std::move(o));
   return HoldfastProcess(std::move(args), "Holdfast broker on");
 }
@@ -86,7 +88,7 @@ inline HoldfastProcess broker_process(const std::string& name, const std::string
 inline HoldfastProcess standalone(const std::string& data, uint16_t ns_port, uint16_t broker_port,
                                   std::vector<std::string> overrides = {}) {
   std::vector<std::string> args{"standalone",      "--data", data, "--host", "127.0.0.1", "--namesrv-port",
-                                std::to_string(ns_port), "--broker-port", std::to_string(broker_port)};
+                                std::to_string(ns_port), "--broker-port", std::to_string(broker_port), "fastListenPortEnable=false"};
   for (auto& o : overrides) args.push_back(std::move(o));
   return HoldfastProcess(std::move(args), "Holdfast standalone:");
 }

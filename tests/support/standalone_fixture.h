@@ -48,7 +48,9 @@ class StandaloneFixture : public ::testing::Test {
   void start_broker(const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv{bin_,      "standalone", "--data",           dir_, "--host", "127.0.0.1",
                                   "--namesrv-port", std::to_string(ns_port_), "--broker-port",
-                                  std::to_string(broker_port_)};
+                                  std::to_string(broker_port_),
+                                  // listenPort - 2 could be a port another test process picked
+                                  "fastListenPortEnable=false"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     std::string err = proc_.start(argv);
     ASSERT_EQ(err, "");
