@@ -63,6 +63,13 @@ stop_all() {
   PIDS=()
 }
 
+confirmed_offset() {  # name-server broker-id: that broker's confirmed commit-log offset
+  "$BIN" admin ha status -n "$1" --json 2>/dev/null | python3 -c 'import json,sys
+for line in sys.stdin:
+    d=json.loads(line)
+    if d.get("brokerId")=='"$2"': print(d["status"]["confirmedOffset"])'
+}
+
 # One run of a setup; prints: setup tps p50 p99 max_lag_bytes avg_lag_bytes window_bytes
 run_one() {
   local setup=$1 run=$2 dir="$WORK/$1-$2"
@@ -125,17 +132,11 @@ for line in sys.stdin:
     local load=$!
     sleep 2
     local before
-    before=$("$BIN" admin ha status -n "$ns" --json 2>/dev/null | python3 -c 'import json,sys
-for line in sys.stdin:
-    d=json.loads(line)
-    if d.get("brokerId")==0: print(d["status"]["confirmedOffset"])')
+    before=$(confirmed_offset "$ns" 0)
     kill -9 "$master_pid"
     sleep 0.5
     local slave_end
-    slave_end=$("$BIN" admin ha status -n "$ns" --json 2>/dev/null | python3 -c 'import json,sys
-for line in sys.stdin:
-    d=json.loads(line)
-    if d.get("brokerId")==1: print(d["status"]["confirmedOffset"])')
+    slave_end=$(confirmed_offset "$ns" 1)
     wait "$load" 2>/dev/null || true
     # The master confirmed at least `before` bytes; whatever of them the slave lacks is the window.
     window=$(( before > slave_end ? before - slave_end : 0 ))
