@@ -1,5 +1,7 @@
 #include "broker/epoch_file.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 namespace holdfast::broker {
@@ -27,6 +29,25 @@ std::string epoch_divergence(const std::vector<Epoch>& master_epochs, int64_t ma
            " bytes (a restart after a power loss?) that may be acknowledged messages only the slave has";
   }
   return "";
+}
+
+Result<int64_t> epoch_truncation_point(const std::vector<Epoch>& master_epochs, const std::vector<Epoch>& local_epochs) {
+  if (local_epochs.empty()) return int64_t{-1};
+  for (size_t j = local_epochs.size(); j-- > 0;) {
+    for (size_t i = master_epochs.size(); i-- > 0;) {
+      if (master_epochs[i] != local_epochs[j]) continue;
+      // The common epoch ends where the next epoch starts on either side.
+      int64_t cut = -1;
+      if (i + 1 < master_epochs.size()) cut = master_epochs[i + 1].start_offset;
+      if (j + 1 < local_epochs.size()) {
+        const int64_t local_next = local_epochs[j + 1].start_offset;
+        cut = cut < 0 ? local_next : std::min(cut, local_next);
+      }
+      return cut;
+    }
+  }
+  return Status::corruption("no epoch in common: this member's log (epochs " + encode_epochs(local_epochs) +
+                            ") is not a copy of the master's (" + encode_epochs(master_epochs) + ")");
 }
 
 std::string encode_epochs(const std::vector<Epoch>& epochs) {

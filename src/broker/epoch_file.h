@@ -34,6 +34,15 @@ struct Epoch {
 std::string epoch_divergence(const std::vector<Epoch>& master_epochs, int64_t master_end,
                              const std::vector<Epoch>& slave_epochs, int64_t slave_end);
 
+// Automatic failover: where a member whose log was written under local_epochs must cut its log
+// before it follows a master with master_epochs. Finds the newest entry both lists hold (same
+// epoch, same start); the master's next entry starts where the common history ends, and
+// everything the member holds from there on was written by a master that was deposed before it
+// replicated: no broker acknowledged it (SYNC_MASTER). Returns that offset; -1 when nothing needs
+// cutting (the common entry is the master's newest, or the member has no history yet); an error
+// when the lists share no entry (the member's log belongs to another history).
+Result<int64_t> epoch_truncation_point(const std::vector<Epoch>& master_epochs, const std::vector<Epoch>& local_epochs);
+
 std::string encode_epochs(const std::vector<Epoch>& epochs);
 Result<std::vector<Epoch>> decode_epochs(const std::string& text);
 

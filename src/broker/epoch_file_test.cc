@@ -52,5 +52,23 @@ TEST(EpochFileTest, EpochsGrowDurablyAndCopiesRoundTrip) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(EpochTruncation, CutsWhereTheCommonHistoryEnds) {
+  // A deposed master of epoch 2 wrote past 500, where epoch 3 (the new master) begins.
+  const std::vector<Epoch> master{{1, 0}, {2, 100}, {3, 500}};
+  EXPECT_EQ(epoch_truncation_point(master, {{1, 0}, {2, 100}}).value(), 500);
+  // A slave of epoch 1 that never saw epoch 2: its history ends at 100 on the master.
+  EXPECT_EQ(epoch_truncation_point(master, {{1, 0}}).value(), 100);
+  // Same history: nothing to cut; a member with no history yet: nothing to cut.
+  EXPECT_EQ(epoch_truncation_point(master, master).value(), -1);
+  EXPECT_EQ(epoch_truncation_point(master, {}).value(), -1);
+  // A member that was master of an epoch nobody else knows (4 at 300) after epoch 2.
+  EXPECT_EQ(epoch_truncation_point(master, {{1, 0}, {2, 100}, {4, 300}}).value(), 300);
+  // Epoch 2 started elsewhere on this member: the common history is epoch 1, which ends at 90 here.
+  EXPECT_EQ(epoch_truncation_point(master, {{1, 0}, {2, 90}}).value(), 90);
+  // The master is still at epoch 2; this member wrote an epoch 4 from 300 on that nobody kept.
+  EXPECT_EQ(epoch_truncation_point({{1, 0}, {2, 100}}, {{1, 0}, {2, 100}, {4, 300}}).value(), 300);
+  EXPECT_FALSE(epoch_truncation_point(master, {{7, 0}}).is_ok());
+}
+
 }  // namespace
 }  // namespace holdfast::broker

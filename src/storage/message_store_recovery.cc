@@ -33,7 +33,8 @@ Status MessageStore::recover() {
   recovery_.checkpoint_valid = ckpt.is_ok();
   const bool empty_store = log_->min_segment_start() < 0;
   int64_t end = 0;
-  if (!crashed && ckpt.is_ok() && ckpt->dispatched_offset == ckpt->flushed_offset) {
+  const bool truncating = options_.truncate_log_to >= 0 && !empty_store;
+  if (!truncating && !crashed && ckpt.is_ok() && ckpt->dispatched_offset == ckpt->flushed_offset) {
     // Clean stop: everything up to the checkpoint is flushed and dispatched; no scan.
     end = ckpt->flushed_offset;
     recovery_.scanned_from = end;
@@ -65,6 +66,10 @@ Status MessageStore::recover() {
 Status MessageStore::recover_crashed(const Result<StoreCheckpoint>& ckpt) {
   const int64_t log_min = std::max<int64_t>(log_->min_segment_start(), 0);
   int64_t from = ckpt.is_ok() ? ckpt->dispatched_offset : log_min;
+  // A truncation re-dispatches from the cut (or from the oldest record left, when the cut lies
+  // below it: then nothing of the log stays).
+  const int64_t limit = options_.truncate_log_to >= 0 ? options_.truncate_log_to : std::numeric_limits<int64_t>::max();
+  if (from > limit) from = limit;
   if (from < log_min) from = log_min;
   if (log_->min_segment_start() < 0) from = 0;
   recovery_.scanned_from = from;
@@ -99,7 +104,10 @@ Status MessageStore::recover_crashed(const Result<StoreCheckpoint>& ckpt) {
   int64_t end = from;
   int64_t records = 0;
   touched_queues_.clear();
-  HF_RETURN_IF_ERROR(dispatch_range(from, std::numeric_limits<int64_t>::max(), &end, true, &records));
+  HF_RETURN_IF_ERROR(dispatch_range(from, limit, &end, true, &records));
+  if (options_.truncate_log_to >= 0) {
+    logger("storage")->warn("failover: erasing the commit log from offset {} on (a tail no broker acknowledged)", end);
+  }
   // Everything past the last valid record is a torn tail or stale bytes: erase it.
   HF_RETURN_IF_ERROR(log_->truncate_after(end, &recovery_.truncated_bytes));
   recovery_.redispatched_records = records;

@@ -152,6 +152,49 @@ TEST_P(ReplicaTest, WrongOffsetOrForeignBytesAreRefusedAndChangeNothing) {
   EXPECT_EQ(master_->read_confirmed(master_->confirmed_offset() + 1, 10).status().code(), StatusCode::kInvalidArgument);
 }
 
+// Failover: the slave becomes master at its end E and writes on; the old master holds a tail past
+// E that nobody acknowledged. Reopened with truncate_log_to = E it drops exactly that tail (its
+// consume queues too) and then continues the new master's log byte for byte.
+TEST_P(ReplicaTest, DivergentTailIsErasedAndTheOldMasterContinuesTheNewOne) {
+  std::mt19937 rng(GetParam());
+  put_some(rng, 60);
+  replicate(rng);
+  const int64_t cut = slave_->end_offset();
+  put_some(rng, 30 + static_cast<int>(rng() % 30));  // the old master's unreplicated tail
+  ASSERT_GT(master_->end_offset(), cut);
+  // Promotion: the old slave takes writes of its own from `cut` on.
+  for (int i = 0; i < 25; ++i) {
+    MessageToStore m = testing_util::make_message("Topic" + std::to_string(i % 3), i % 3,
+                                                  std::string(100 + rng() % 3000, 'N'), "n" + std::to_string(i), "T");
+    ASSERT_EQ(slave_->put(std::move(m)).status, PutStatus::kOk);
+  }
+  if (rng() % 2) {
+    master_env_.set_frozen(true);
+    master_env_.crash(CrashMode::kDropUnsynced);
+    master_.reset();
+    master_env_.set_frozen(false);
+  } else {
+    ASSERT_TRUE(master_->shutdown().is_ok());
+    master_.reset();
+  }
+  auto opts = testing_util::small_options("/master");
+  opts.max_message_size = 8 * 1024;
+  opts.truncate_log_to = cut;
+  auto reopened = MessageStore::open(&master_env_, opts);
+  ASSERT_TRUE(reopened.is_ok()) << reopened.status().to_string();
+  master_ = std::move(reopened).value();
+  EXPECT_EQ(master_->end_offset(), cut);
+  // Roles swap: the old master now copies the new master.
+  std::swap(master_, slave_);
+  replicate(rng);
+  for (int i = 0; i < 200 && slave_->confirmed_offset() < master_->confirmed_offset(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(slave_->confirmed_offset(), master_->confirmed_offset());
+  expect_same_log();
+  expect_same_queues();
+}
+
 INSTANTIATE_TEST_SUITE_P(Seeds, ReplicaTest, ::testing::Range<uint32_t>(1, 9));
 
 }  // namespace

@@ -49,6 +49,11 @@ struct StoreOptions {
   // treat their responses as one batch, e.g. one socket write per connection). It must call its
   // argument exactly once. Empty: completions run as they are.
   std::function<void(const std::function<void()>&)> completion_batch;
+  // Automatic failover (docs/replication.md): open erases every record at or after this commit-log
+  // offset before anything else reads the log (a rejoining broker's divergent tail, which no
+  // broker acknowledged). Consume queues and the key index are rebuilt from the cut; the key index
+  // then knows only the records from the cut on. -1: keep the log.
+  int64_t truncate_log_to = -1;
 };
 
 }  // namespace holdfast
