@@ -7,6 +7,9 @@
 #   sync_am     SYNC_MASTER + ASYNC_FLUSH master, SYNC_FLUSH slave (the slave's fsync alone makes an
 #               acknowledged message durable: it survives the master's power loss)
 #   sync_as     SYNC_MASTER + SYNC_FLUSH master, ASYNC_FLUSH slave (RocketMQ's usual pairing)
+#   sync_ctrl   as sync, in controller mode: etcd (/usr/bin/etcd, its own free ports) elects one of
+#               two members (SYNC_FLUSH, SYNC_MASTER, minInSyncReplicas 2); the cost of automatic
+#               failover (lease checks, in-sync-set quorum) on the same chain
 # Each run: `holdfast bench produce --json` with THREADS sync senders of SIZE-byte bodies for
 # DURATION seconds, while `holdfast admin ha status --json` is sampled every second (a process per
 # sample: its CPU is charged to the replicated setups) for the
@@ -87,12 +90,43 @@ run_one() {
     async) ;;
     sync_am) master_role=SYNC_MASTER master_flush=ASYNC_FLUSH ;;
     sync_as) master_role=SYNC_MASTER slave_flush=ASYNC_FLUSH ;;
+    sync_ctrl) master_role=SYNC_MASTER ;;
     *) log "unknown setup $setup"; return 1 ;;
   esac
   local master_pid
-  master_pid=$(start "$dir/master.log" "Holdfast broker on" broker "${common[@]}" listenPort="$master_port" \
-    haListenPort="$(free_port)" brokerRole="$master_role" flushDiskType="$master_flush" storePathRootDir="$dir/master")
-  if [ "$setup" != single ]; then
+  if [ "$setup" = sync_ctrl ]; then
+    local etcd_client etcd_peer
+    etcd_client=$(free_port); etcd_peer=$(free_port)
+    /usr/bin/etcd --name b --data-dir "$dir/etcd" --listen-client-urls "http://127.0.0.1:$etcd_client" \
+      --advertise-client-urls "http://127.0.0.1:$etcd_client" --listen-peer-urls "http://127.0.0.1:$etcd_peer" \
+      --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" --initial-cluster "b=http://127.0.0.1:$etcd_peer" \
+      >"$dir/etcd.log" 2>&1 &
+    PIDS+=("$!")
+    for _ in $(seq 1 100); do
+      curl -s -X POST "http://127.0.0.1:$etcd_client/v3/kv/range" -d '{"key":"AA=="}' >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+    local ctrl=(enableControllerMode=true etcdEndpoints="127.0.0.1:$etcd_client" brokerRole=SYNC_MASTER
+                flushDiskType=SYNC_FLUSH)
+    master_pid=$(start "$dir/m1.log" "Holdfast broker on" broker "${common[@]}" listenPort="$master_port" \
+      haListenPort="$(free_port)" brokerId=1 storePathRootDir="$dir/m1" "${ctrl[@]}")
+    start "$dir/m2.log" "Holdfast broker on" broker "${common[@]}" listenPort="$slave_port" \
+      haListenPort="$(free_port)" brokerId=2 storePathRootDir="$dir/m2" "${ctrl[@]}" >/dev/null
+    # Ready once the elected master acknowledges with both members in its in-sync set.
+    for _ in $(seq 1 150); do
+      "$BIN" admin ha status -n "$ns" --json 2>/dev/null | python3 -c 'import json,sys
+ok = False
+for line in sys.stdin:
+    c = (json.loads(line).get("status") or {}).get("controller") or {}
+    ok = ok or (c.get("mayAcknowledge") and len(((c.get("etcd") or {}).get("syncset") or {}).get("members", [])) == 2)
+sys.exit(0 if ok else 1)' && break
+      sleep 0.2
+    done
+  else
+    master_pid=$(start "$dir/master.log" "Holdfast broker on" broker "${common[@]}" listenPort="$master_port" \
+      haListenPort="$(free_port)" brokerRole="$master_role" flushDiskType="$master_flush" storePathRootDir="$dir/master")
+  fi
+  if [ "$setup" != single ] && [ "$setup" != sync_ctrl ]; then
     start "$dir/slave.log" "Holdfast broker on" broker "${common[@]}" listenPort="$slave_port" \
       haListenPort="$(free_port)" brokerRole=SLAVE brokerId=1 flushDiskType="$slave_flush" storePathRootDir="$dir/slave" >/dev/null
     # The slave is attached once it reports the master's offset.

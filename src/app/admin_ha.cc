@@ -52,6 +52,28 @@ std::string ago(int64_t now_ms, int64_t then_ms) {
   return std::to_string(ms / 1000) + " s ago";
 }
 
+// Automatic failover: one line per broker with its member id, lease and the in-sync set etcd records.
+std::vector<std::string> controller_row(const nlohmann::json& doc) {
+  const nlohmann::json& c = doc["controller"];
+  std::string in_sync = "?";
+  int64_t set_epoch = 0;
+  const nlohmann::json etcd = c.value("etcd", nlohmann::json::object());
+  if (etcd.is_object() && etcd.contains("syncset") && etcd["syncset"].is_object()) {
+    in_sync = etcd["syncset"].value("members", nlohmann::json::array()).dump();
+    set_epoch = etcd["syncset"].value("epoch", int64_t{0});
+  }
+  std::string holder = "-";
+  if (etcd.is_object() && etcd.contains("master") && etcd["master"].is_object()) {
+    holder = "member " + std::to_string(etcd["master"].value("id", int64_t{0}));
+  }
+  return {"", "", "", "  failover", "member " + std::to_string(c.value("memberId", int64_t{0})) + " " +
+                                        c.value("role", std::string("?")),
+          "epoch " + std::to_string(c.value("epoch", int64_t{0})), "-", "-", "-",
+          "lease " + std::to_string(c.value("leaseValidForMillis", int64_t{0})) + " ms",
+          "master lease: " + holder + "; in-sync set " + in_sync + " (set epoch " + std::to_string(set_epoch) + ")" +
+              (c.value("mayAcknowledge", false) ? "; acknowledging" : "")};
+}
+
 std::string format_ha(const std::vector<HaBrokerStatus>& rows) {
   std::vector<std::vector<std::string>> table = {{"#Cluster", "#Broker Name", "#BID", "#Addr", "#Role", "#Epoch",
                                                   "#Max Offset", "#Acked / Held", "#Lag Bytes", "#Last Ack",
@@ -81,6 +103,7 @@ std::string format_ha(const std::vector<HaBrokerStatus>& rows) {
                              : up ? "master " + doc.value("masterHaAddress", std::string("?"))
                                   : "master unreachable (" + doc.value("masterHaAddress", std::string("unknown")) + ")"});
       table.push_back(std::move(row));
+      if (doc.contains("controller") && doc["controller"].is_object()) table.push_back(controller_row(doc));
       continue;
     }
     const auto& slaves = doc.contains("slaves") && doc["slaves"].is_array() ? doc["slaves"] : nlohmann::json::array();
@@ -88,6 +111,7 @@ std::string format_ha(const std::vector<HaBrokerStatus>& rows) {
                            !diverged.empty() ? "DIVERGED: " + diverged
                                              : std::to_string(slaves.size()) + " slave(s) connected"});
     table.push_back(std::move(row));
+    if (doc.contains("controller") && doc["controller"].is_object()) table.push_back(controller_row(doc));
     for (const auto& s : slaves) {
       table.push_back({"", "", "", "  slave " + s.value("peer", std::string("?")), "(connection)", "-", "-",
                        std::to_string(s.value("ackOffset", int64_t{0})),

@@ -196,6 +196,33 @@ void register_broker_config(ConfigRegistry& r, BrokerConfig* c) {
   r.add_int32("slaveTimeout", &c->slave_timeout_ms, 3000, 1, 600000,
               "SYNC_MASTER: milliseconds a put waits for a slave's acknowledgement (FLUSH_SLAVE_TIMEOUT).");
 
+  r.begin_group("Automatic failover");
+  r.add_bool("enableControllerMode", &c->enable_controller_mode, false,
+             "Elect the group's master through etcd and fail over automatically (docs/replication.md); "
+             "brokerId is then the member id (1 or more) and brokerRole the role an elected master takes.");
+  r.add_string("etcdEndpoints", &c->etcd_endpoints, "",
+               "Controller mode: ';'-separated host:port list of the etcd cluster's client URLs (v3 API).")
+      .with_rule("empty or a ';'-separated list of host:port", [](const ConfigValue& v) {
+        return str(v).empty() ? std::string() : rule_name_servers(v);
+      });
+  r.add_int64("controllerHeartBeatTimeoutMills", &c->controller_heartbeat_timeout_ms, 3000, 1000, 600000,
+              "Controller mode: TTL of a broker's etcd lease, rounded up to whole seconds. A master that has "
+              "not renewed it for this long (less a safety margin) stops acknowledging; then another "
+              "in-sync member is elected.");
+  r.add_int32("brokerHeartbeatInterval", &c->broker_heartbeat_interval_ms, 1000, 100, 60000,
+              "Controller mode: milliseconds between renewals of the broker's etcd lease.");
+  r.add_int32("syncControllerMetadataPeriod", &c->sync_controller_metadata_period_ms, 200, 20, 60000,
+              "Controller mode: milliseconds between reads of the group's state in etcd (master, epoch, "
+              "in-sync set).");
+  r.add_int64("haMaxTimeSlaveNotCatchup", &c->ha_max_time_slave_not_catchup_ms, 15000, 100, 3600000,
+              "Controller mode: a slave that has not caught up for this long leaves the in-sync set.");
+  r.add_int32("minInSyncReplicas", &c->min_in_sync_replicas, 2, 1, 16,
+              "Controller mode, SYNC_MASTER: fewest in-sync members (master included) that may acknowledge "
+              "a put; with fewer, sends get SLAVE_NOT_AVAILABLE instead of fewer copies.");
+  r.add_bool("enableElectUncleanMaster", &c->enable_elect_unclean_master, false,
+             "Controller mode: let a member outside the in-sync set become master when no in-sync member "
+             "is alive (it may lack acknowledged messages; logged as an error).");
+
   r.begin_group("Storage");
   r.add_string("storePathRootDir", &c->store_path_root_dir, home_dir() + "/store",
                "Root of the store: commit log, consume queues, index, checkpoint. A leading ~/ is expanded.")
@@ -299,10 +326,12 @@ void register_broker_config(ConfigRegistry& r, BrokerConfig* c) {
   r.add_unsupported("transientStorePoolEnable",
                     "Holdfast writes the commit log with pwrite and has no off-heap pool", "false");
   r.add_unsupported("enableDLegerCommitLog", "DLedger is not implemented; use brokerRole", "false");
-  r.add_unsupported("enableControllerMode", "controller mode is not implemented; use brokerRole",
-                    "false");
-  r.add_unsupported("totalReplicas", "quorum writes are not implemented; SYNC_MASTER waits for one slave");
-  r.add_unsupported("inSyncReplicas", "quorum writes are not implemented; SYNC_MASTER waits for one slave");
+  r.add_unsupported("controllerAddr", "Holdfast elects masters through etcd, not a RocketMQ controller: set "
+                    "enableControllerMode=true and etcdEndpoints");
+  r.add_unsupported("totalReplicas", "quorum writes are not implemented; SYNC_MASTER waits for one slave (with "
+                    "enableControllerMode: for every in-sync member, see minInSyncReplicas)");
+  r.add_unsupported("inSyncReplicas", "quorum writes are not implemented; SYNC_MASTER waits for one slave (with "
+                    "enableControllerMode: for every in-sync member, see minInSyncReplicas)");
   r.add_unsupported("aclEnable", "ACL is not implemented; the broker would run unprotected", "false");
 }
 
@@ -319,6 +348,10 @@ int32_t effective_ha_listen_port(const BrokerConfig& c) {
 
 std::vector<std::string> name_server_addresses(const BrokerConfig& c) {
   return split(c.namesrv_addr, ';');
+}
+
+std::vector<std::string> etcd_endpoints(const BrokerConfig& c) {
+  return split(c.etcd_endpoints, ';');
 }
 
 Result<std::vector<int64_t>> parse_delay_levels(std::string_view text) {
@@ -367,12 +400,23 @@ Status validate_broker_config(const BrokerConfig& c) {
     errors.push_back("haListenPort must differ from listenPort (both " +
                      std::to_string(c.listen_port) + ")");
   }
-  if (c.broker_role == BrokerRole::kSlave && c.broker_id < 1) {
+  if (c.enable_controller_mode) {
+    if (c.etcd_endpoints.empty()) errors.push_back("enableControllerMode needs etcdEndpoints");
+    if (c.broker_id < 1) {
+      errors.push_back("enableControllerMode needs brokerId >= 1: it is the member id (the elected master "
+                       "registers as 0), got " + std::to_string(c.broker_id));
+    }
+    if (c.broker_role == BrokerRole::kSlave) {
+      errors.push_back("enableControllerMode: brokerRole is the role an elected master takes, SYNC_MASTER or "
+                       "ASYNC_MASTER, not SLAVE (every member is a candidate)");
+    }
+    if (c.listen_port == 0) errors.push_back("enableControllerMode needs a fixed listenPort (other members are told it)");
+  } else if (c.broker_role == BrokerRole::kSlave && c.broker_id < 1) {
     errors.push_back("brokerRole SLAVE needs brokerId >= 1 (0 is the master's id), got " +
                      std::to_string(c.broker_id));
   }
   // RocketMQ silently forces a master's brokerId to 0; a mismatch is more likely a mistake.
-  if (c.broker_role != BrokerRole::kSlave && c.broker_id != 0) {
+  if (!c.enable_controller_mode && c.broker_role != BrokerRole::kSlave && c.broker_id != 0) {
     errors.push_back(std::string("brokerRole ") + role_name(c.broker_role) +
                      " needs brokerId 0, got " + std::to_string(c.broker_id));
   }
@@ -497,7 +541,8 @@ Computed defaults: `brokerName` is this machine's host name; `storePathRootDir` 
 
 Rules across keys (checked at start-up): `mappedFileSizeCommitLog` >= `maxMessageSize` + 68 KiB
 (a record never spans segments); the HA port differs from `listenPort`; `brokerId` matches
-`brokerRole`; `diskSpaceCleanForciblyRatio` < `diskSpaceWarningLevelRatio`.
+`brokerRole` (with `enableControllerMode`: `brokerId` >= 1, `brokerRole` SYNC_MASTER or ASYNC_MASTER,
+`etcdEndpoints` set, a fixed `listenPort`); `diskSpaceCleanForciblyRatio` < `diskSpaceWarningLevelRatio`.
 )md";
 
 }  // namespace

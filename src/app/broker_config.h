@@ -41,6 +41,15 @@ struct BrokerConfig {
   int32_t ha_transfer_batch_size{};         // haTransferBatchSize
   int64_t ha_slave_fallbehind_max{};        // haSlaveFallbehindMax
   int32_t slave_timeout_ms{};               // slaveTimeout
+  // Automatic failover (controller mode on etcd).
+  bool enable_controller_mode{};            // enableControllerMode
+  std::string etcd_endpoints;               // etcdEndpoints (';'-separated host:port list)
+  int64_t controller_heartbeat_timeout_ms{};  // controllerHeartBeatTimeoutMills (lease TTL)
+  int32_t broker_heartbeat_interval_ms{};   // brokerHeartbeatInterval (lease keep-alive)
+  int32_t sync_controller_metadata_period_ms{};  // syncControllerMetadataPeriod (etcd poll)
+  int64_t ha_max_time_slave_not_catchup_ms{};    // haMaxTimeSlaveNotCatchup
+  int32_t min_in_sync_replicas{};           // minInSyncReplicas
+  bool enable_elect_unclean_master{};       // enableElectUncleanMaster
   // Storage.
   std::string store_path_root_dir;          // storePathRootDir ("~/" expanded)
   std::string store_path_commit_log;        // storePathCommitLog (empty or <root>/commitlog)
@@ -103,6 +112,8 @@ int32_t effective_ha_listen_port(const BrokerConfig& config);
 
 // namesrvAddr split at ';', empty items dropped.
 std::vector<std::string> name_server_addresses(const BrokerConfig& config);
+// etcdEndpoints split at ';', empty items dropped.
+std::vector<std::string> etcd_endpoints(const BrokerConfig& config);
 
 // Parses messageDelayLevel ("1s 5s 10s 30s 1m ... 2h"; units s, m, h, d) into milliseconds per
 // level, level 1 first.

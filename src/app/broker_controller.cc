@@ -106,6 +106,11 @@ BrokerController::BrokerController(Env* env, BrokerConfig config, BrokerRuntimeO
 
 BrokerController::~BrokerController() { stop(); }
 
+std::string BrokerController::advertised_ip(const BrokerConfig& config, const std::string& listen_host) {
+  if (!config.broker_ip1.empty()) return config.broker_ip1;
+  return (listen_host == "0.0.0.0" || listen_host.empty()) ? detect_local_ipv4() : listen_host;
+}
+
 uint16_t BrokerController::port() const { return impl_->server ? impl_->server->port() : 0; }
 
 MessageStore* BrokerController::store() { return impl_->store.get(); }
@@ -120,12 +125,13 @@ Status BrokerController::start() {
     complete();
   };
   HF_ASSIGN_OR_RETURN(store_options.delay_level_ms, parse_delay_levels(config_.message_delay_level));
+  FailoverAgent* const failover = runtime_.failover;
+  const FailoverRole& frole = runtime_.failover_role;
+  if (failover != nullptr && frole.kind == FailoverRole::Kind::kSlave) store_options.truncate_log_to = frole.truncate_to;
   const auto delay_level_count = static_cast<int32_t>(store_options.delay_level_ms.size());
 
   // The address clients are told: brokerIP1, else the listen host, else a detected address.
-  std::string ip = config_.broker_ip1;
-  if (ip.empty()) ip = (runtime_.listen_host == "0.0.0.0" || runtime_.listen_host.empty())
-                           ? detect_local_ipv4() : runtime_.listen_host;
+  const std::string ip = advertised_ip(config_, runtime_.listen_host);
 
   // Bind first, so a port of 0 (tests) is known before the store host is fixed.
   transport::ServerOptions server_options;
@@ -183,7 +189,33 @@ Status BrokerController::start() {
   };
   impl_->epochs = std::make_unique<broker::EpochFile>(env_, config_dir + "/epochs.json");
   HF_RETURN_IF_ERROR(impl_->epochs->load());
-  if (!slave) {
+  if (failover != nullptr) {
+    ha_options.controller_epoch = frole.epoch;
+    ha_options.member_id = runtime_.member_id;
+  }
+  if (!slave && failover != nullptr) {
+    // Elected: the epoch and where it starts were fixed in etcd by the election.
+    std::vector<broker::Epoch> epochs = frole.master_epochs;
+    if (epochs.empty() || epochs.back().epoch != frole.epoch) {
+      return Status::invalid_argument("failover: the master key of epoch " + std::to_string(frole.epoch) +
+                                      " carries no entry for it");
+    }
+    const std::vector<broker::Epoch> local = impl_->epochs->entries();
+    if (!local.empty() && local.back() == epochs.back()) {
+      // The same mastership resumed (the core stepped down while etcd was out of reach): the log
+      // has grown since the epoch began.
+      epochs = local;
+    } else if (epochs.back().start_offset != store->end_offset()) {
+      log->error("failover: epoch {} was announced to start at offset {} but this log ends at {} (bytes lost since "
+                 "the election?); the epoch starts at the log's end",
+                 frole.epoch, epochs.back().start_offset, store->end_offset());
+      epochs.back().start_offset = store->end_offset();
+    }
+    HF_RETURN_IF_ERROR(impl_->epochs->replace(epochs));
+    log->info("failover: master of epoch {} from commit-log offset {}", frole.epoch, store->end_offset());
+    impl_->ha_master = std::make_unique<ha::HaMaster>(store, ha_options);
+    impl_->ha_master->set_in_sync({frole.in_sync, runtime_.min_in_sync_replicas});
+  } else if (!slave) {
     // Everything this master writes from here on belongs to a new epoch.
     HF_ASSIGN_OR_RETURN(int64_t epoch, impl_->epochs->begin_epoch(store->end_offset()));
     log->info("master epoch {} begins at commit-log offset {}", epoch, store->end_offset());
@@ -225,6 +257,10 @@ Status BrokerController::start() {
                                     int64_t end, std::function<void(PutStatus)> done) {
       ha->wait_replicated(end, timeout, std::move(done));
     };
+  }
+  if (failover != nullptr) {
+    // Fencing: no SEND_OK once this broker's lease may have run out at etcd.
+    send_policy.may_acknowledge = [failover, epoch = frole.epoch] { return failover->may_acknowledge(epoch); };
   }
   impl_->send = std::make_unique<broker::SendMessageProcessor>(
       store, store_options.store_host,
@@ -415,11 +451,17 @@ Status BrokerController::start() {
             config_.broker_cluster_name, address_, config_.store_path_root_dir,
             config_.flush_disk_type == FlushDiskType::kSyncFlush ? "SYNC_FLUSH" : "ASYNC_FLUSH");
   if (slave) impl_->offsets->track_local_commits();
+  if (failover != nullptr && slave) {
+    std::lock_guard<std::mutex> l(impl_->master_mu);
+    impl_->master_address = frole.master_address;
+    impl_->master_ha_address = frole.master_ha_address;
+  }
   register_all_name_servers();
   if (slave) {
     impl_->ha_slave = std::make_unique<ha::HaSlave>(
         store,
         [this]() -> std::string {
+          if (runtime_.failover != nullptr) return runtime_.failover_role.master_ha_address;
           if (!config_.ha_master_address.empty()) return config_.ha_master_address;
           std::lock_guard<std::mutex> l(impl_->master_mu);
           return impl_->master_ha_address;
@@ -432,6 +474,21 @@ Status BrokerController::start() {
   }
   impl_->stats->start([env = env_] { return env->now_ms(); });
   registrar_ = std::thread([this] { register_loop(); });
+  if (failover != nullptr) {
+    FailoverHooks hooks;
+    hooks.durable_end = [store] { return store->confirmed_offset(); };
+    if (impl_->ha_slave) hooks.stop_replication = [ha = impl_->ha_slave.get()] { ha->stop(); };
+    if (impl_->ha_master) {
+      ha::HaMaster* ha = impl_->ha_master.get();
+      const int min_in_sync = runtime_.min_in_sync_replicas;
+      hooks.slaves = [ha] { return ha->slaves(); };
+      hooks.try_add_in_sync = [ha](int64_t member) { return ha->try_add_in_sync(member); };
+      hooks.set_in_sync = [ha, min_in_sync](std::vector<int64_t> members) {
+        ha->set_in_sync({std::move(members), min_in_sync});
+      };
+    }
+    failover->set_hooks(std::move(hooks));
+  }
   return Status::ok();
 }
 
@@ -531,6 +588,9 @@ std::string BrokerController::ha_status_json() const {
   j["brokerId"] = config_.broker_id;
   j["clusterName"] = config_.broker_cluster_name;
   j["address"] = address_;
+  if (runtime_.failover != nullptr) {
+    j["controller"] = nlohmann::json::parse(runtime_.failover->status_json(), nullptr, false);
+  }
   j["flushDiskType"] = config_.flush_disk_type == FlushDiskType::kSyncFlush ? "SYNC_FLUSH" : "ASYNC_FLUSH";
   j["endOffset"] = store->end_offset();
   j["confirmedOffset"] = store->confirmed_offset();
@@ -548,17 +608,22 @@ std::string BrokerController::ha_status_json() const {
     j["haPort"] = impl_->ha_master->port();
     nlohmann::json slaves = nlohmann::json::array();
     const int64_t confirmed = store->confirmed_offset();
+    const ha::InSyncPolicy in_sync = impl_->ha_master->in_sync();
     for (const ha::SlaveInfo& s : impl_->ha_master->slaves()) {
       const int64_t lag = std::max<int64_t>(0, confirmed - s.ack);
+      // Under automatic failover "in sync" means a member of the in-sync set.
+      const bool member = std::find(in_sync.members.begin(), in_sync.members.end(), s.member_id) != in_sync.members.end();
       slaves.push_back({{"peer", s.peer},
                         {"ackOffset", s.ack},
                         {"lagBytes", lag},
                         {"lastAckMillis", s.last_ack_ms},
                         {"caughtUpMillis", s.caught_up_ms},
                         {"connectedMillis", s.connected_ms},
-                        {"inSync", lag <= config_.ha_slave_fallbehind_max}});
+                        {"memberId", s.member_id},
+                        {"inSync", runtime_.failover != nullptr ? member : lag <= config_.ha_slave_fallbehind_max}});
     }
     j["slaves"] = std::move(slaves);
+    if (runtime_.failover != nullptr) j["quorumAckOffset"] = impl_->ha_master->quorum_ack();
   }
   if (impl_->ha_slave) {
     j["masterHaAddress"] = impl_->ha_slave->current_master();
@@ -613,7 +678,8 @@ void BrokerController::register_all_name_servers() {
     } else {
       log->debug("registered with name server {}", ns);
       // A slave learns its master's addresses from the registration result (facts §12.3).
-      if (config_.broker_role == BrokerRole::kSlave) {
+      // Under automatic failover etcd names the master, not the name servers.
+      if (config_.broker_role == BrokerRole::kSlave && runtime_.failover == nullptr) {
         std::string master(resp->ext("masterAddr").value_or(""));
         std::string master_ha(resp->ext("haServerAddr").value_or(""));
         std::lock_guard<std::mutex> m(impl_->master_mu);
@@ -641,6 +707,7 @@ void BrokerController::unregister_all_name_servers() {
 }
 
 void BrokerController::stop() {
+  if (runtime_.failover != nullptr) runtime_.failover->clear_hooks();
   {
     std::lock_guard<std::mutex> l(mu_);
     if (stop_) return;

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "app/broker_config.h"
+#include "app/failover_agent.h"
 #include "base/status.h"
 
 namespace holdfast {
@@ -35,6 +36,13 @@ struct BrokerRuntimeOptions {
   // on 2 cores one network thread cut broker context switches per message by about 40% against two
   // (docs/benchmarks.md).
   int io_threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency() / 2));
+  // Automatic failover (enableControllerMode): the agent that decided `failover_role`; the core
+  // runs that role (config's brokerRole/brokerId already set for it) and lends the agent its hooks.
+  // Null: the role comes from the configuration alone.
+  FailoverAgent* failover = nullptr;
+  FailoverRole failover_role;
+  int64_t member_id = 0;
+  int min_in_sync_replicas = 1;
 };
 
 class BrokerController {
@@ -46,6 +54,9 @@ class BrokerController {
 
   Status start();
   void stop();
+
+  // The IP clients and name servers are told: brokerIP1, else the listen host, else a detected one.
+  static std::string advertised_ip(const BrokerConfig& config, const std::string& listen_host);
 
   uint16_t port() const;
   // "ip:port" that clients and name servers are told.

@@ -15,6 +15,8 @@
 #include "app/broker_config.h"
 #include "app/broker_controller.h"
 #include "app/config_registry.h"
+#include "app/failover_agent.h"
+#include "broker/epoch_file.h"
 #include "base/logging.h"
 #include "env/env.h"
 #include "namesrv/name_server.h"
@@ -70,7 +72,10 @@ Status load_broker_config(holdfast::ConfigRegistry& registry, const std::string&
   return Status::ok();
 }
 
+int run_controller_mode_broker(holdfast::BrokerConfig config, const std::string& host);
+
 int run_broker(holdfast::BrokerConfig config, const std::string& host) {
+  if (config.enable_controller_mode) return run_controller_mode_broker(std::move(config), host);
   holdfast::BrokerRuntimeOptions runtime;
   runtime.listen_host = host;
   holdfast::BrokerController broker(holdfast::Env::posix(), std::move(config), runtime);
@@ -80,6 +85,81 @@ int run_broker(holdfast::BrokerConfig config, const std::string& host) {
   std::fflush(stdout);
   wait_for_signal();
   broker.stop();
+  return 0;
+}
+
+// enableControllerMode: the broker core runs the role the failover agent decides, and restarts in
+// place at every role change (docs/replication.md, "Automatic failover").
+int run_controller_mode_broker(holdfast::BrokerConfig config, const std::string& host) {
+  using holdfast::FailoverRole;
+  if (Status st = holdfast::validate_broker_config(config); !st.is_ok()) return fail("broker", st);
+  auto log = holdfast::logger("failover");
+  holdfast::Env* env = holdfast::Env::posix();
+  const std::string ip = holdfast::BrokerController::advertised_ip(config, host);
+  holdfast::FailoverOptions fo;
+  fo.etcd_endpoints = holdfast::etcd_endpoints(config);
+  fo.cluster_name = config.broker_cluster_name;
+  fo.broker_name = config.broker_name;
+  fo.member_id = config.broker_id;
+  fo.address = ip + ":" + std::to_string(config.listen_port);
+  fo.ha_address = ip + ":" + std::to_string(holdfast::effective_ha_listen_port(config));
+  fo.lease_ttl_ms = config.controller_heartbeat_timeout_ms;
+  fo.keepalive_interval_ms = config.broker_heartbeat_interval_ms;
+  fo.poll_interval_ms = config.sync_controller_metadata_period_ms;
+  fo.max_time_slave_not_catchup_ms = config.ha_max_time_slave_not_catchup_ms;
+  fo.min_in_sync_replicas = config.min_in_sync_replicas;
+  fo.elect_unclean = config.enable_elect_unclean_master;
+  const std::string epochs_path = config.store_path_root_dir + "/config/epochs.json";
+  holdfast::FailoverAgent agent(fo, [env, epochs_path] {
+    holdfast::broker::EpochFile file(env, epochs_path);
+    return file.load().is_ok() ? file.entries() : std::vector<holdfast::broker::Epoch>{};
+  });
+  agent.start();
+  FailoverRole role = agent.role();
+  bool announced = false;
+  while (!g_stop.load()) {
+    holdfast::BrokerConfig core_config = config;
+    core_config.enable_controller_mode = false;  // the core runs one fixed role
+    if (role.kind == FailoverRole::Kind::kMaster) {
+      core_config.broker_id = 0;
+    } else {
+      core_config.broker_role = holdfast::BrokerRole::kSlave;
+      core_config.ha_master_address.clear();
+    }
+    holdfast::BrokerRuntimeOptions runtime;
+    runtime.listen_host = host;
+    runtime.failover = &agent;
+    runtime.failover_role = role;
+    runtime.member_id = config.broker_id;
+    runtime.min_in_sync_replicas = config.min_in_sync_replicas;
+    holdfast::BrokerController core(env, core_config, runtime);
+    Status st = core.start();
+    if (!st.is_ok()) {
+      core.stop();
+      if (!announced) {
+        agent.stop();
+        return fail("broker", st);
+      }
+      log->error("failover: starting as {} failed: {}; retrying", role.kind == FailoverRole::Kind::kMaster ? "master" : "slave",
+                 st.to_string());
+      role = agent.wait_role_change(role.generation, 1000);
+      continue;
+    }
+    if (!announced) {
+      std::printf("Holdfast broker on %s (Ctrl-C stops it)\n", core.address().c_str());
+      std::fflush(stdout);
+      announced = true;
+    }
+    while (!g_stop.load()) {
+      FailoverRole next = agent.wait_role_change(role.generation, 100);
+      if (next.generation != role.generation) {
+        role = std::move(next);
+        break;
+      }
+    }
+    core.stop();
+  }
+  agent.stop();
   return 0;
 }
 

@@ -202,22 +202,33 @@ void SendMessageProcessor::handle(const transport::ConnectionPtr& conn, Remoting
     if (await_replica && (first.status == PutStatus::kOk || first.status == PutStatus::kFlushDiskTimeout)) {
       const PutResult& last = results.back();
       const int64_t end = last.physical_offset + last.wrote_bytes;
-      policy_.await_replica(end, [results = std::move(results), request, reply, transaction_id,
+      policy_.await_replica(end, [this, results = std::move(results), request, reply, transaction_id,
                                   queue_id](PutStatus replica) mutable {
         if (replica != PutStatus::kOk) {
           results.front().status = replica;
           results.front().remark = replica == PutStatus::kSlaveNotAvailable
-                                       ? "stored on the master, but no slave is connected or caught up: not "
-                                         "replicated (SYNC_MASTER)"
+                                       ? "stored on the master, but not replicated: no slave is connected or "
+                                         "caught up (SYNC_MASTER), or the in-sync set is smaller than "
+                                         "minInSyncReplicas"
                                        : "stored on the master, but no slave acknowledged it within slaveTimeout "
                                          "(SYNC_MASTER)";
         }
+        fence_acknowledgement(results);
         respond_to_send(request, results, transaction_id, queue_id, reply);
       });
       return;
     }
+    fence_acknowledgement(results);
     respond_to_send(request, results, transaction_id, queue_id, reply);
   });
+}
+
+void SendMessageProcessor::fence_acknowledgement(std::vector<PutResult>& results) const {
+  if (!policy_.may_acknowledge || results.front().status != PutStatus::kOk || policy_.may_acknowledge()) return;
+  results.front().status = PutStatus::kServiceNotAvailable;
+  results.front().remark =
+      "not acknowledged: this broker's master lease ran out (automatic failover; another member may be master "
+      "now); the message may or may not be kept, send it again";
 }
 
 void SendMessageProcessor::respond_to_send(const RemotingCommand& request, const std::vector<PutResult>& results,

@@ -55,6 +55,9 @@ struct SendRetryPolicy {
   // status other than OK passed to `done` replaces the store's (SLAVE_NOT_AVAILABLE,
   // FLUSH_SLAVE_TIMEOUT), the offsets and msgId stay in the response. Empty: no wait.
   std::function<void(int64_t end_offset, std::function<void(PutStatus)> done)> await_replica;
+  // Automatic failover: asked right before a SEND_OK leaves; false turns it into
+  // SERVICE_NOT_AVAILABLE (this broker may no longer be the master: its lease ran out). Empty: yes.
+  std::function<bool()> may_acknowledge;
 };
 
 class SendMessageProcessor {
@@ -65,6 +68,8 @@ class SendMessageProcessor {
               remoting::SerializeType type);
 
  private:
+  // Replaces a kOk first result by SERVICE_NOT_AVAILABLE when policy_.may_acknowledge says no.
+  void fence_acknowledgement(std::vector<PutResult>& results) const;
   static void respond_to_send(const remoting::RemotingCommand& request, const std::vector<PutResult>& results,
                               const std::string& transaction_id, int32_t queue_id,
                               const std::function<void(remoting::RemotingCommand)>& reply);

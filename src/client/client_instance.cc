@@ -239,6 +239,17 @@ Result<std::shared_ptr<const TopicRouteInfo>> ClientInstance::route(const std::s
   return store_route(topic, std::move(route), false, 0);
 }
 
+void ClientInstance::refresh_route_after_failure(const std::string& topic) {
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    int64_t& last = failure_refresh_ms_[topic];
+    if (now - last < 100) return;
+    last = now;
+  }
+  (void)route(topic, /*refresh=*/true);
+}
+
 Result<std::shared_ptr<const TopicRouteInfo>> ClientInstance::publish_route(const std::string& topic,
                                                                               int32_t default_topic_queue_nums) {
   {

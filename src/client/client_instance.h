@@ -79,6 +79,9 @@ class ClientInstance {
 
   // The cached route of `topic`, fetched when absent (or when refresh is set).
   Result<std::shared_ptr<const TopicRouteInfo>> route(const std::string& topic, bool refresh = false);
+  // After a failed call to a broker of `topic` (its master may have moved: a failover): fetches
+  // the route again, at most once per 100 ms per topic however many calls fail.
+  void refresh_route_after_failure(const std::string& topic);
   // For producers: like route(), but a topic no name server knows gets TBW102's route, its
   // queues capped at default_topic_queue_nums, marked from_default_topic (the broker creates the
   // topic on the first send and the next refresh finds the real route).
@@ -135,6 +138,7 @@ class ClientInstance {
   std::map<std::string, PushConsumerRegistration> push_consumers_;
   std::map<std::string, TransactionCheckHandler> transaction_checkers_;
   std::set<std::string> heartbeated_masters_;
+  std::map<std::string, int64_t> failure_refresh_ms_;  // topic -> steady ms of the last refresh after a failure
   size_t name_server_index_ = 0;
   bool stop_ = false;
   std::condition_variable cv_;

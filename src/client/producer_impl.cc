@@ -256,6 +256,8 @@ Outcome<SendResult> ProducerImpl::send_sync(const Prepared& p, SendMode mode, co
     } else {
       last_error = outcome.error();
     }
+    // The group's master may have changed (automatic failover): the next attempt uses a fresh route.
+    instance_->refresh_route_after_failure(p.topic);
     avoid = queue.broker_name;
   }
   if (last_result) return *last_result;
@@ -379,7 +381,10 @@ void ProducerImpl::async_attempt(const std::shared_ptr<AsyncSend>& s) {
           if (judge_attempt(outcome, SendMode::kAsync, false) == AttemptVerdict::kRetry) {
             s->last_error = outcome.error();
             s->avoid_broker = queue.broker_name;
-            executor_.post([this, s] { async_attempt(s); });
+            executor_.post([this, s] {
+              instance_->refresh_route_after_failure(s->prepared.topic);  // a failover may have moved the master
+              async_attempt(s);
+            });
             return;
           }
           if (!outcome.ok()) outcome = final_error(outcome.error(), s->budget, options_.send_msg_timeout_ms);

@@ -97,6 +97,7 @@ struct HaMaster::Slave {
   int64_t connected_ms = 0;                // guarded by HaMaster::mu_
   std::atomic<int64_t> last_ack_ms{0};
   std::atomic<int64_t> caught_up_ms{0};
+  std::atomic<int64_t> member_id{0};
   std::thread thread;
 };
 
@@ -160,6 +161,25 @@ void HaMaster::stop() {
 
 void HaMaster::wait_replicated(int64_t offset, int64_t timeout_ms, std::function<void(PutStatus)> done) {
   std::unique_lock<std::mutex> lock(mu_);
+  if (options_.controller_epoch > 0) {
+    const int64_t quorum = quorum_ack_locked();
+    if (quorum >= offset) {
+      acknowledged_ = std::max(acknowledged_, offset);
+      lock.unlock();
+      store_->advance_read_gate(quorum);
+      done(PutStatus::kOk);
+      return;
+    }
+    if (stop_.load() || static_cast<int>(in_sync_.members.size()) + 1 < in_sync_.min_in_sync_replicas) {
+      lock.unlock();
+      done(PutStatus::kSlaveNotAvailable);
+      return;
+    }
+    const bool earliest = waiters_.empty();
+    waiters_.emplace(offset, Waiter{now_ms() + timeout_ms, std::move(done)});
+    if (earliest) waiters_cv_.notify_all();
+    return;
+  }
   int64_t best = -1;
   for (const auto& s : slaves_) best = std::max(best, s->ack.load());
   if (best >= offset) {
@@ -177,7 +197,67 @@ void HaMaster::wait_replicated(int64_t offset, int64_t timeout_ms, std::function
   if (earliest) waiters_cv_.notify_all();
 }
 
+int64_t HaMaster::member_ack_locked(int64_t member_id) const {
+  int64_t best = -1;
+  for (const auto& s : slaves_) {
+    if (!s->done.load() && s->member_id.load() == member_id) best = std::max(best, s->ack.load());
+  }
+  return best;
+}
+
+int64_t HaMaster::quorum_ack_locked() const {
+  if (static_cast<int>(in_sync_.members.size()) + 1 < in_sync_.min_in_sync_replicas) return -1;
+  int64_t quorum = store_->confirmed_offset();
+  for (int64_t m : in_sync_.members) quorum = std::min(quorum, member_ack_locked(m));
+  return quorum;
+}
+
+int64_t HaMaster::quorum_ack() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return quorum_ack_locked();
+}
+
+InSyncPolicy HaMaster::in_sync() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return in_sync_;
+}
+
+void HaMaster::set_in_sync(InSyncPolicy policy) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    in_sync_ = std::move(policy);
+  }
+  on_ack(0);  // a smaller set may release waiters
+}
+
+bool HaMaster::try_add_in_sync(int64_t member_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (std::find(in_sync_.members.begin(), in_sync_.members.end(), member_id) != in_sync_.members.end()) return true;
+  // Every offset ever released must be on the new member: acknowledged_ only grows, and from here
+  // on quorum_ack_locked() counts the member, so nothing beyond its ack is released without it.
+  const int64_t ack = member_ack_locked(member_id);
+  if (ack < 0 || ack < acknowledged_) return false;
+  in_sync_.members.push_back(member_id);
+  return true;
+}
+
 void HaMaster::on_ack(int64_t ack) {
+  if (options_.controller_epoch > 0) {
+    std::vector<std::function<void(PutStatus)>> ready;
+    int64_t quorum;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      quorum = quorum_ack_locked();
+      if (quorum < 0) return;
+      acknowledged_ = std::max(acknowledged_, quorum);
+      auto end = waiters_.upper_bound(quorum);
+      for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second.done));
+      waiters_.erase(waiters_.begin(), end);
+    }
+    store_->advance_read_gate(quorum);
+    complete(ready, PutStatus::kOk);
+    return;
+  }
   // Readers of a gated store (SYNC_MASTER) may now see what a slave holds.
   store_->advance_read_gate(ack);
   std::vector<std::function<void(PutStatus)>> ready;
@@ -206,6 +286,12 @@ void HaMaster::timeout_loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_.load()) {
     waiters_cv_.wait_for(lock, std::chrono::milliseconds(10), [this] { return stop_.load(); });
+    if (options_.controller_epoch > 0) {
+      // A set of the master alone (minInSyncReplicas 1) has no slave report to release waiters.
+      lock.unlock();
+      on_ack(0);
+      lock.lock();
+    }
     if (waiters_.empty()) continue;
     const int64_t now = now_ms();
     std::vector<std::function<void(PutStatus)>> expired;
@@ -242,6 +328,7 @@ std::vector<SlaveInfo> HaMaster::slaves() const {
     info.connected_ms = s->connected_ms;
     info.last_ack_ms = s->last_ack_ms.load();
     info.caught_up_ms = s->caught_up_ms.load();
+    info.member_id = s->member_id.load();
     out.push_back(std::move(info));
   }
   return out;
@@ -306,6 +393,27 @@ void HaMaster::serve(std::shared_ptr<Slave> slave) {
     ::shutdown(fd, SHUT_RDWR);
   };
   char report[8];
+  if (options_.controller_epoch > 0) {
+    char hello[24];
+    if (!read_exact(fd, hello, sizeof(hello), options_.housekeeping_ms, stop_) ||
+        static_cast<int64_t>(get_be64(hello)) != kControllerHello) {
+      if (!stop_.load()) {
+        log->warn("ha: closing slave connection {}: no controller-mode hello (this group fails over automatically; "
+                  "its slaves must run with enableControllerMode=true)", slave->peer);
+      }
+      ::shutdown(fd, SHUT_RDWR);
+      return;
+    }
+    const auto member = static_cast<int64_t>(get_be64(hello + 8));
+    const auto epoch = static_cast<int64_t>(get_be64(hello + 16));
+    if (epoch != options_.controller_epoch) {
+      log->warn("ha: closing slave connection {} (member {}): it follows master epoch {}, this master is epoch {}",
+                slave->peer, member, epoch, options_.controller_epoch);
+      ::shutdown(fd, SHUT_RDWR);
+      return;
+    }
+    slave->member_id.store(member);
+  }
   if (!read_exact(fd, report, sizeof(report), options_.housekeeping_ms, stop_)) {
     if (!stop_.load()) log->warn("ha: closing slave connection {}: no offset report", slave->peer);
     ::shutdown(fd, SHUT_RDWR);
@@ -326,6 +434,7 @@ void HaMaster::serve(std::shared_ptr<Slave> slave) {
   // Acknowledgements: read on their own thread, so that each one releases its waiters at once.
   std::thread reader([&] {
     char buf[8];
+    int64_t confirmed_before = store_->confirmed_offset();  // what the master held at the previous report
     while (!stop_.load() && !closing.load()) {
       if (!read_exact(fd, buf, sizeof(buf), options_.housekeeping_ms, closing)) {
         if (!stop_.load() && !closing.load()) {
@@ -341,7 +450,10 @@ void HaMaster::serve(std::shared_ptr<Slave> slave) {
                    std::to_string(confirmed));
         return;
       }
-      if (ack >= confirmed) slave->caught_up_ms.store(wall_ms());
+      // Caught up: it holds what the master held one report ago (under a steady load the master is
+      // always a little ahead of any report).
+      if (ack >= std::min(confirmed, confirmed_before)) slave->caught_up_ms.store(wall_ms());
+      confirmed_before = confirmed;
       if (ack > slave->ack.load()) {
         slave->ack.store(ack);
         slave->last_ack_ms.store(wall_ms());
@@ -457,6 +569,13 @@ Status HaSlave::run_once() {
     put_be64(report, static_cast<uint64_t>(offset));
     return write_all(fd, report, sizeof(report));
   };
+  if (options_.controller_epoch > 0) {
+    char hello[24];
+    put_be64(hello, static_cast<uint64_t>(kControllerHello));
+    put_be64(hello + 8, static_cast<uint64_t>(options_.member_id));
+    put_be64(hello + 16, static_cast<uint64_t>(options_.controller_epoch));
+    if (!write_all(fd, hello, sizeof(hello))) return Status::io_error("sending the controller-mode hello");
+  }
   if (!send_report(store_->end_offset())) return Status::io_error("sending the first offset report");
   connected_.store(true);
   last_receive_ms_.store(wall_ms());

@@ -46,6 +46,21 @@ struct HaOptions {
   // Slave: asked before every connection attempt; an error skips the attempt (logged, retried).
   // The broker checks the master's epoch history here (a master that lost bytes the slave holds).
   std::function<Status()> before_connect;
+  // Automatic failover (docs/replication.md), 0 = the classic protocol. The slave opens each
+  // connection with a hello, int64 big-endian each: kControllerHello, its member id, the master
+  // epoch it follows. A master at epoch E serves only slaves that follow E: a slave that has moved
+  // to a newer master cannot acknowledge anything to an older one (fencing).
+  int64_t controller_epoch = 0;
+  int64_t member_id = 0;  // slave: the member id it sends in the hello
+};
+
+constexpr int64_t kControllerHello = 0x48464354524C3031;  // "HFCTRL01"
+
+// Controller mode, master side: the in-sync set (members besides the master that every
+// acknowledgement needs) and the smallest group size that may acknowledge.
+struct InSyncPolicy {
+  std::vector<int64_t> members;  // slave member ids; the master is implied
+  int min_in_sync_replicas = 1;  // counting the master
 };
 
 // One slave connection as the master sees it.
@@ -54,7 +69,8 @@ struct SlaveInfo {
   int64_t ack = -1;            // acknowledged (durable on the slave) offset; 0 before the first ack
   int64_t connected_ms = 0;    // wall clock
   int64_t last_ack_ms = 0;     // wall clock of the last report that moved ack (0: none yet)
-  int64_t caught_up_ms = 0;    // wall clock of the last time ack reached the master's confirmed end
+  int64_t caught_up_ms = 0;    // wall clock of the last report that covered what the master held at the report before
+  int64_t member_id = 0;       // controller mode: from the hello
 };
 
 class HaMaster {
@@ -78,6 +94,18 @@ class HaMaster {
   // runs on a thread of this object and must not block.
   void wait_replicated(int64_t offset, int64_t timeout_ms, std::function<void(PutStatus)> done);
 
+  // Controller mode: an acknowledgement needs every member of the in-sync set (not just one
+  // slave), and SLAVE_NOT_AVAILABLE answers at once when the set is smaller than
+  // min_in_sync_replicas. set_in_sync replaces the set (callers shrink it only after the
+  // coordination store has recorded the smaller set). try_add_in_sync adds a connected member
+  // only if it already holds every offset this master has acknowledged (from the moment it is
+  // added, acknowledgements wait for it too); false when it does not (yet).
+  void set_in_sync(InSyncPolicy policy);
+  bool try_add_in_sync(int64_t member_id);
+  InSyncPolicy in_sync() const;
+  // The highest offset every in-sync member holds (controller mode; -1 when the set is too small).
+  int64_t quorum_ack() const;
+
  private:
   struct Slave;
   struct Waiter {
@@ -87,6 +115,8 @@ class HaMaster {
   void accept_loop();
   void serve(std::shared_ptr<Slave> slave);
   void on_ack(int64_t ack);
+  int64_t quorum_ack_locked() const;
+  int64_t member_ack_locked(int64_t member_id) const;
   void complete(std::vector<std::function<void(PutStatus)>>& ready, PutStatus status);
   void timeout_loop();
 
@@ -101,6 +131,8 @@ class HaMaster {
   std::multimap<int64_t, Waiter> waiters_;  // by offset
   std::condition_variable waiters_cv_;
   std::thread timer_;
+  InSyncPolicy in_sync_;           // controller mode
+  int64_t acknowledged_ = 0;       // controller mode: the highest offset released to waiters
 };
 
 class HaSlave {

@@ -243,6 +243,64 @@ TEST_F(HaServiceTest, SyncMasterWaitAnswersOkOnlyOnceTheSlaveHasItDurably) {
   ::close(fd);
 }
 
+// Automatic failover (controller mode): a slave that follows another epoch is refused; every
+// member of the in-sync set must acknowledge; a set smaller than minInSyncReplicas answers
+// SLAVE_NOT_AVAILABLE at once; a member joins only once it holds everything acknowledged.
+TEST_F(HaServiceTest, ControllerModeNeedsTheWholeInSyncSetAndTheSameEpoch) {
+  master_ha_->stop();
+  HaOptions mo = ha_;
+  mo.controller_epoch = 7;
+  master_ha_ = std::make_unique<HaMaster>(master_.get(), mo);
+  ASSERT_TRUE(master_ha_->start("127.0.0.1", 0).is_ok());
+  put(20, 11);
+
+  // A slave of epoch 6 (it has not seen the election of 7), and one without the hello: refused.
+  HaOptions old_epoch = ha_;
+  old_epoch.controller_epoch = 6;
+  old_epoch.member_id = 2;
+  auto stale = std::make_unique<HaSlave>(slave_.get(), master_address(), old_epoch);
+  stale->start();
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(master_ha_->connected_slaves(), 0) << "a slave of another epoch was served";
+  EXPECT_EQ(slave_->end_offset(), 0);
+  stale->stop();
+  std::string classic(8, '\0');
+  EXPECT_TRUE(master_closes_after(classic));
+
+  // In-sync set {2}, minInSyncReplicas 2: nothing is acknowledged while member 2 is away.
+  master_ha_->set_in_sync({{2}, 2});
+  std::promise<PutStatus> waiting;
+  master_ha_->wait_replicated(master_->confirmed_offset(), 300, [&](PutStatus s) { waiting.set_value(s); });
+  EXPECT_EQ(waiting.get_future().get(), PutStatus::kFlushSlaveTimeout);
+  // The same member at epoch 7: it catches up and acknowledgements flow.
+  HaOptions so = ha_;
+  so.controller_epoch = 7;
+  so.member_id = 2;
+  slave_ha_ = std::make_unique<HaSlave>(slave_.get(), master_address(), so);
+  slave_ha_->start();
+  ASSERT_TRUE(caught_up(30s));
+  EXPECT_EQ(master_ha_->quorum_ack(), master_->confirmed_offset());
+  put(1, 12);
+  std::promise<PutStatus> ok;
+  master_ha_->wait_replicated(master_->confirmed_offset(), 5000, [&](PutStatus s) { ok.set_value(s); });
+  EXPECT_EQ(ok.get_future().get(), PutStatus::kOk);
+  ASSERT_EQ(master_ha_->slaves().size(), 1u);
+  EXPECT_EQ(master_ha_->slaves()[0].member_id, 2);
+  // Member 3 is not connected: it cannot join; a set of {2, 3} would wait for 3.
+  EXPECT_FALSE(master_ha_->try_add_in_sync(3));
+  EXPECT_TRUE(master_ha_->try_add_in_sync(2));
+  // The set shrunk below minInSyncReplicas: SLAVE_NOT_AVAILABLE at once, not fewer copies.
+  master_ha_->set_in_sync({{}, 2});
+  std::promise<PutStatus> too_small;
+  master_ha_->wait_replicated(master_->confirmed_offset() + 1, 5000, [&](PutStatus s) { too_small.set_value(s); });
+  EXPECT_EQ(too_small.get_future().get(), PutStatus::kSlaveNotAvailable);
+  // minInSyncReplicas 1 (the operator's choice): the master alone acknowledges.
+  master_ha_->set_in_sync({{}, 1});
+  std::promise<PutStatus> alone;
+  master_ha_->wait_replicated(master_->confirmed_offset(), 5000, [&](PutStatus s) { alone.set_value(s); });
+  EXPECT_EQ(alone.get_future().get(), PutStatus::kOk);
+}
+
 // SYNC_MASTER over an ASYNC_FLUSH master and a SYNC_FLUSH slave, both on FaultEnv: puts answered
 // OK by the gate (the slave's durable acknowledgement) survive a power loss of both machines at
 // once on the slave, although the master keeps only what it happened to flush.

@@ -105,11 +105,12 @@ Status MessageStore::recover_crashed(const Result<StoreCheckpoint>& ckpt) {
   int64_t records = 0;
   touched_queues_.clear();
   HF_RETURN_IF_ERROR(dispatch_range(from, limit, &end, true, &records));
-  if (options_.truncate_log_to >= 0) {
-    logger("storage")->warn("failover: erasing the commit log from offset {} on (a tail no broker acknowledged)", end);
-  }
   // Everything past the last valid record is a torn tail or stale bytes: erase it.
   HF_RETURN_IF_ERROR(log_->truncate_after(end, &recovery_.truncated_bytes));
+  if (options_.truncate_log_to >= 0 && recovery_.truncated_bytes > 0) {
+    logger("storage")->warn("failover: commit log cut at offset {}: the tail after it, which no broker "
+                            "acknowledged, is erased", end);
+  }
   recovery_.redispatched_records = records;
   recovery_.recovered_end = end;
   // Make the rebuilt state durable and record it, so a crash right now does not repeat the work.

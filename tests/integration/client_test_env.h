@@ -2,6 +2,8 @@
 // broker) started and restarted on fixed ports, and a helper that pulls a whole topic.
 #pragma once
 
+#include <signal.h>
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -64,6 +66,14 @@ class HoldfastProcess {
     if (proc_ && proc_->running()) proc_->terminate(10000);
   }
   bool running() const { return proc_ && proc_->running(); }
+  pid_t pid() const { return proc_ ? proc_->pid() : -1; }
+  // SIGSTOP / SIGCONT: the process freezes (its sockets stay open) and resumes.
+  void pause() {
+    if (running()) ::kill(proc_->pid(), SIGSTOP);
+  }
+  void resume() {
+    if (running()) ::kill(proc_->pid(), SIGCONT);
+  }
 
  private:
   std::vector<std::string> argv_;
