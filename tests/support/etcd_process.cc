@@ -269,9 +269,9 @@ std::string EtcdProcess::spawn_and_wait(int64_t timeout_ms, bool* port_clash) {
                                 "--initial-cluster",
                                 name_ + "=" + peer,
                                 "--heartbeat-interval",
-                                "100",
+                                "50",
                                 "--election-timeout",
-                                "1000"};
+                                "500"};
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
@@ -370,6 +370,7 @@ void EtcdProcess::kill9() {
 
 void EtcdProcess::pause() {
   if (pid_ <= 0 || paused_) return;
+  ::kill(pid_, SIGSTOP);
   paused_ = true;
   // Wait until the kernel reports it stopped, so the caller's next step sees a frozen etcd.
   const int64_t deadline = now_ms() + 5000;
