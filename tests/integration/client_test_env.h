@@ -90,6 +90,15 @@ inline HoldfastProcess broker_process(const std::string& name, const std::string
                                 "storePathRootDir=" + dir, "brokerIP1=127.0.0.1", "autoCreateTopicEnable=true",
                                 // listenPort - 2 could be a port this test picked for another process
                                 "fastListenPortEnable=false"};
+  // listenPort + 1 (the default HA port) may be taken by another test's process; a port that was
+  // free a moment ago is likelier to still be.
+  bool ha_port_set = false;
+  for (const auto& o : overrides) ha_port_set = ha_port_set || o.rfind("haListenPort=", 0) == 0;
+  if (!ha_port_set) {
+    uint16_t ha = ts::free_port();
+    while (ha == port) ha = ts::free_port();
+    args.push_back("haListenPort=" + std::to_string(ha));
+  }
   for (auto& o : overrides) args.push_back(std::move(o));
   return HoldfastProcess(std::move(args), "Holdfast broker on");
 }
