@@ -161,33 +161,25 @@ void HaMaster::stop() {
 
 void HaMaster::wait_replicated(int64_t offset, int64_t timeout_ms, std::function<void(PutStatus)> done) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (options_.controller_epoch > 0) {
-    const int64_t quorum = quorum_ack_locked();
-    if (quorum >= offset) {
-      acknowledged_ = std::max(acknowledged_, offset);
-      lock.unlock();
-      store_->advance_read_gate(quorum);
-      done(PutStatus::kOk);
-      return;
-    }
-    if (stop_.load() || static_cast<int>(in_sync_.members.size()) + 1 < in_sync_.min_in_sync_replicas) {
-      lock.unlock();
-      done(PutStatus::kSlaveNotAvailable);
-      return;
-    }
-    const bool earliest = waiters_.empty();
-    waiters_.emplace(offset, Waiter{now_ms() + timeout_ms, std::move(done)});
-    if (earliest) waiters_cv_.notify_all();
-    return;
+  // covered: the offset the slaves that count hold; available: whether waiting can help.
+  int64_t covered = -1;
+  bool available = false;
+  const bool controller = options_.controller_epoch > 0;
+  if (controller) {
+    covered = quorum_ack_locked();
+    available = static_cast<int>(in_sync_.members.size()) + 1 >= in_sync_.min_in_sync_replicas;
+    if (covered >= offset) acknowledged_ = std::max(acknowledged_, offset);
+  } else {
+    for (const auto& s : slaves_) covered = std::max(covered, s->ack.load());
+    available = covered >= 0 && store_->confirmed_offset() - covered <= options_.slave_fallbehind_max;
   }
-  int64_t best = -1;
-  for (const auto& s : slaves_) best = std::max(best, s->ack.load());
-  if (best >= offset) {
+  if (covered >= offset) {
     lock.unlock();
+    if (controller) store_->advance_read_gate(covered);
     done(PutStatus::kOk);
     return;
   }
-  if (stop_.load() || best < 0 || store_->confirmed_offset() - best > options_.slave_fallbehind_max) {
+  if (stop_.load() || !available) {
     lock.unlock();
     done(PutStatus::kSlaveNotAvailable);
     return;

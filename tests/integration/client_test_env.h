@@ -81,6 +81,11 @@ class HoldfastProcess {
   std::unique_ptr<ts::ChildProcess> proc_;
 };
 
+// `holdfast namesrv` on 127.0.0.1:port.
+inline HoldfastProcess name_server(uint16_t port) {
+  return HoldfastProcess({"namesrv", "--host", "127.0.0.1", "--port", std::to_string(port)}, "Holdfast name server on");
+}
+
 // `holdfast broker` on 127.0.0.1:port in `cluster`, registering with ns_addr, data in dir.
 inline HoldfastProcess broker_process(const std::string& name, const std::string& cluster, uint16_t port,
                                       const std::string& ns_addr, const std::string& dir,

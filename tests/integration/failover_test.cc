@@ -154,9 +154,7 @@ class FailoverTest : public ::testing::Test {
     ASSERT_EQ(etcd_->start(), "");
     const uint16_t ns_port = ct::ts::free_port();
     ns_addr_ = "127.0.0.1:" + std::to_string(ns_port);
-    ns_ = std::make_unique<ct::HoldfastProcess>(
-        std::vector<std::string>{"namesrv", "--host", "127.0.0.1", "--port", std::to_string(ns_port)},
-        "Holdfast name server on");
+    ns_ = std::make_unique<ct::HoldfastProcess>(ct::name_server(ns_port));
     ASSERT_EQ(ns_->start(), "");
     std::set<uint16_t> used{ns_port, etcd_->client_port()};
     auto fresh_port = [&] {
@@ -283,6 +281,16 @@ class FailoverTest : public ::testing::Test {
   std::string role_of(int i) const {
     const auto s = status(i);
     return s.is_object() && s.contains("controller") ? s["controller"].value("role", std::string()) : "";
+  }
+
+  // Waits up to timeout for member i to report `role`; whether it did.
+  bool wait_role(int i, const std::string& role, std::chrono::milliseconds timeout) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (role_of(i) != role) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(100ms);
+    }
+    return true;
   }
 
   void start_workload(int threads = 4) {
@@ -425,9 +433,7 @@ TEST_F(FailoverTest, PausedMasterAcknowledgesNothingAfterItResumes) {
   brokers_[m]->resume();
   const int64_t resumed_at = now_us();
   // It must step down and follow the new master; meanwhile it acknowledges nothing.
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (role_of(m) != "SLAVE" && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(role_of(m), "SLAVE") << "the resumed master did not rejoin as a slave";
+  EXPECT_TRUE(wait_role(m, "SLAVE", 20s)) << "the resumed master did not rejoin as a slave";
   wait_acks_grow(300, 10s);
   workload_->stop();
   std::printf("  sends: %s\n", workload_->summary().c_str());
@@ -455,9 +461,7 @@ TEST_F(FailoverTest, MasterCutOffFromEtcdStopsAcknowledging) {
   for (const auto& a : workload_->acks()) overlapping += (a.port == ports_[m] && a.at_us >= new_ok) ? 1 : 0;
   EXPECT_EQ(overlapping, 0u) << "two masters acknowledged at the same time";
   proxies_[m]->heal();
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (role_of(m) != "SLAVE" && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(role_of(m), "SLAVE") << "the old master did not rejoin as a slave after the partition healed";
+  EXPECT_TRUE(wait_role(m, "SLAVE", 20s)) << "the old master did not rejoin as a slave after the partition healed";
   wait_acks_grow(300, 10s);
   workload_->stop();
   std::printf("  sends: %s\n", workload_->summary().c_str());
@@ -528,9 +532,7 @@ TEST_F(FailoverTest, ReturningMasterCutsItsUnacknowledgedTail) {
     acked.push_back(a);
   }
   ASSERT_EQ(brokers_[m]->start(), "");
-  const auto rejoin = std::chrono::steady_clock::now() + 20s;
-  while (role_of(m) != "SLAVE" && std::chrono::steady_clock::now() < rejoin) std::this_thread::sleep_for(100ms);
-  ASSERT_EQ(role_of(m), "SLAVE");
+  ASSERT_TRUE(wait_role(m, "SLAVE", 20s)) << "the old master did not rejoin as a slave";
   ASSERT_TRUE(wait_in_sync(kMembers, 30s)) << "the old master never caught up";
   const int64_t master_end = status(next).value("confirmedOffset", int64_t{0});
   const auto caught = std::chrono::steady_clock::now() + 20s;

@@ -45,9 +45,7 @@ class ReplicationTest : public ::testing::Test {
     ASSERT_FALSE(dir_.empty());
     const uint16_t ns_port = ct::ts::free_port();
     ns_addr_ = "127.0.0.1:" + std::to_string(ns_port);
-    ns_ = std::make_unique<ct::HoldfastProcess>(
-        std::vector<std::string>{"namesrv", "--host", "127.0.0.1", "--port", std::to_string(ns_port)},
-        "Holdfast name server on");
+    ns_ = std::make_unique<ct::HoldfastProcess>(ct::name_server(ns_port));
     ASSERT_EQ(ns_->start(), "");
     master_port_ = ct::ts::free_port();
     uint16_t ha = ct::ts::free_port();
