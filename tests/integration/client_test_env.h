@@ -20,6 +20,7 @@
 #include "client/client_instance.h"
 #include "holdfast/producer.h"
 #include "holdfast/pull_consumer.h"
+#include "holdfast/push_consumer.h"
 #include "remoting/request_code.h"
 #include "remoting/response_code.h"
 #include "transport/remoting_client.h"
@@ -80,6 +81,26 @@ class HoldfastProcess {
   std::string ready_;
   std::unique_ptr<ts::ChildProcess> proc_;
 };
+
+// A push consumer of `topic` (from the first offset) with timers short enough for tests that
+// kill brokers under it: rebalance, route refresh and offset persistence every second or faster.
+inline PushConsumerOptions fast_push_options(const std::string& ns_addr, const std::string& group,
+                                             const std::string& instance, const std::string& topic) {
+  PushConsumerOptions o;
+  o.name_servers = {ns_addr};
+  o.group = group;
+  o.instance_name = instance;
+  o.subscriptions = {{topic, "*"}};
+  o.consume_from_where = ConsumeFromWhere::kFirstOffset;
+  o.rebalance_interval_ms = 1000;
+  o.persist_offset_interval_ms = 500;
+  o.long_poll_ms = 1000;
+  o.poll_name_server_interval_ms = 1000;
+  o.consume_thread_count = 2;
+  o.call_timeout_ms = 2000;
+  o.pull_exception_delay_ms = 200;
+  return o;
+}
 
 // `holdfast namesrv` on 127.0.0.1:port.
 inline HoldfastProcess name_server(uint16_t port) {

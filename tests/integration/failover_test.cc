@@ -12,6 +12,8 @@
 //    takes over, nothing acknowledged is lost;
 //  - a master killed with a tail no slave received (the slaves were killed first) comes back,
 //    cuts that tail and holds a byte-for-byte prefix of the new master's log;
+//  - a push consumer group consumes on across a failover and a new instance resumes from the
+//    committed offsets (they follow the master);
 //  - with etcd down the master keeps serving while its lease is valid, then stops acknowledging;
 //    nobody is promoted; everything resumes when etcd is back.
 #include <gtest/gtest.h>
@@ -32,6 +34,7 @@
 #include "etcd_process.h"
 #include "holdfast/producer.h"
 #include "holdfast/pull_consumer.h"
+#include "holdfast/push_consumer.h"
 #include "remoting/remoting_command.h"
 #include "storage/message_store.h"
 #include "tcp_proxy.h"
@@ -570,6 +573,83 @@ TEST_F(FailoverTest, ReturningMasterCutsItsUnacknowledgedTail) {
   }
   std::printf("  old master cut its tail at %lld (it had reached %lld) and holds %lld bytes of the new master's log\n",
               static_cast<long long>(end_before), static_cast<long long>(tail_end), static_cast<long long>(end));
+}
+
+TEST_F(FailoverTest, PushConsumerGroupContinuesAcrossAFailoverFromCommittedOffsets) {
+  std::set<std::string> acked;
+  auto send_batch = [&](const std::string& prefix, int n) {
+    for (int i = 0; i < n; ++i) {
+      const std::string body = prefix + std::to_string(i);
+      for (int attempt = 0; attempt < 50; ++attempt) {
+        auto r = producer_->send(Message(topic_, body));
+        if (r.ok() && r->status == SendStatus::kSendOk) {
+          acked.insert(body);
+          break;
+        }
+        std::this_thread::sleep_for(100ms);
+      }
+      ASSERT_TRUE(acked.count(body)) << body << " was never acknowledged";
+    }
+  };
+  send_batch("first-", 1000);
+  std::mutex mu;
+  std::map<std::string, int> delivered;
+  auto listener = [&](const std::vector<ReceivedMessage>& msgs) {
+    std::this_thread::sleep_for(2ms);  // slow enough that the master dies mid-stream
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& m : msgs) delivered[m.body]++;
+    return ConsumeResult::kSuccess;
+  };
+  auto seen = [&](const std::string& prefix, int n) {
+    std::lock_guard<std::mutex> lock(mu);
+    int count = 0;
+    for (int i = 0; i < n; ++i) count += delivered.count(prefix + std::to_string(i)) ? 1 : 0;
+    return count;
+  };
+  auto wait_seen = [&](const std::string& prefix, int n, std::chrono::seconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (seen(prefix, n) < n && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
+    return seen(prefix, n);
+  };
+  auto consumer = PushConsumer::start(ct::fast_push_options(ns_addr_, "fo_push_group", "push1", topic_), listener);
+  ASSERT_TRUE(consumer.ok()) << consumer.error().to_string();
+  const auto started = std::chrono::steady_clock::now();
+  while (seen("first-", 1000) < 300 && std::chrono::steady_clock::now() - started < 30s) std::this_thread::sleep_for(5ms);
+  ASSERT_GE(seen("first-", 1000), 300);
+  const int m = master_index();
+  ASSERT_GE(m, 0);
+  brokers_[m]->kill9();
+  const int at_kill = seen("first-", 1000);
+  EXPECT_LT(at_kill, 1000) << "everything was consumed before the master died; the test proves nothing";
+  ASSERT_GE(wait_master(20s, m), 0) << "nobody took over";
+  send_batch("second-", 200);
+  EXPECT_EQ(wait_seen("first-", 1000, 60s), 1000) << "messages left unconsumed across the failover";
+  EXPECT_EQ(wait_seen("second-", 200, 60s), 200) << "messages sent to the new master were not consumed";
+  std::this_thread::sleep_for(1500ms);  // a persist round after the last consumption
+  (*consumer)->shutdown();
+  int before_restart = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& [_, n] : delivered) before_restart += n;
+  }
+  // A new instance of the group starts from the offsets committed to the new master.
+  auto again = PushConsumer::start(ct::fast_push_options(ns_addr_, "fo_push_group", "push2", topic_), listener);
+  ASSERT_TRUE(again.ok()) << again.error().to_string();
+  std::this_thread::sleep_for(5s);
+  (*again)->shutdown();
+  int duplicates = 0, total = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& [_, n] : delivered) {
+      total += n;
+      duplicates += n - 1;
+    }
+  }
+  const int redelivered = total - before_restart;
+  std::printf("  consumed %d at the kill; %d deliveries of %zu messages, %d duplicates (%d after the group "
+              "restarted)\n",
+              at_kill, total, delivered.size(), duplicates, redelivered);
+  EXPECT_LT(redelivered, 120) << "the group did not resume from its committed offsets";
 }
 
 TEST_F(FailoverTest, EtcdDownStopsAcknowledgingWithoutPromotionAndResumes) {

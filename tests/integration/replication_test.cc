@@ -346,20 +346,7 @@ TEST_F(ReplicationTest, PushConsumersContinueOnTheSlaveAndResumeFromCommittedOff
   std::mutex mu;
   std::map<std::string, int> delivered;
   auto options = [&](const std::string& instance) {
-    PushConsumerOptions o;
-    o.name_servers = {ns_addr_};
-    o.group = "rep_push_group";
-    o.instance_name = instance;
-    o.subscriptions = {{topic_, "*"}};
-    o.consume_from_where = ConsumeFromWhere::kFirstOffset;
-    o.rebalance_interval_ms = 1000;
-    o.persist_offset_interval_ms = 500;
-    o.long_poll_ms = 1000;
-    o.poll_name_server_interval_ms = 1000;
-    o.consume_thread_count = 2;
-    o.call_timeout_ms = 2000;
-    o.pull_exception_delay_ms = 200;
-    return o;
+    return ct::fast_push_options(ns_addr_, "rep_push_group", instance, topic_);
   };
   auto listener = [&](const std::vector<ReceivedMessage>& msgs) {
     std::this_thread::sleep_for(2ms);  // slow enough that the master dies mid-stream
