@@ -80,11 +80,13 @@ async function main() {
     assert.ok(process.env[v] && fs.existsSync(process.env[v]), `${v} must name a built binary`);
   }
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'holdfast-mixed-'));
-  const [ nsPort, brokerPort ] = await freePorts(2);
+  const [ nsPort, brokerPort, haPort ] = await freePorts(3);
   const nameSrv = `127.0.0.1:${nsPort}`;
   const brokerAddr = `127.0.0.1:${brokerPort}`;
   const broker = startChild(process.env.HOLDFAST_BIN, [ 'standalone', '--data', path.join(work, 'data'), '--host',
-    '127.0.0.1', '--namesrv-port', String(nsPort), '--broker-port', String(brokerPort) ], 'Holdfast standalone:',
+    '127.0.0.1', '--namesrv-port', String(nsPort), '--broker-port', String(brokerPort), `haListenPort=${haPort}`,
+    // segments are allocated up front; keep the test's disk footprint small
+    'mappedFileSizeCommitLog=67108864' ], 'Holdfast standalone:',
   path.join(work, 'broker.log'));
   children.push(broker);
   console.log(`  ${await broker.line}`);

@@ -84,11 +84,13 @@ class BrokerProcess {
     assert.ok(fs.existsSync(bin), `HOLDFAST_BIN=${bin} does not exist`);
     this.workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'holdfast-compat-'));
     this.logPath = path.join(this.workDir, 'broker.log');
-    const [namesrvPort, brokerPort] = await freePorts(2);
+    const [namesrvPort, brokerPort, haPort] = await freePorts(3);
     this.namesrvAddr = `127.0.0.1:${namesrvPort}`;
     this.brokerAddr = `127.0.0.1:${brokerPort}`;
     const args = ['standalone', '--data', path.join(this.workDir, 'data'), '--host', '127.0.0.1',
-      '--namesrv-port', String(namesrvPort), '--broker-port', String(brokerPort)];
+      '--namesrv-port', String(namesrvPort), '--broker-port', String(brokerPort), `haListenPort=${haPort}`,
+      // segments are allocated up front; keep the test's disk footprint small
+      'mappedFileSizeCommitLog=67108864'];
     const log = fs.openSync(this.logPath, 'a');
     this.child = spawn(bin, args, { stdio: ['ignore', 'pipe', log] });
     fs.closeSync(log);

@@ -61,8 +61,10 @@ class AdminTest : public ::testing::Test {
     ns_addr_ = new std::string("127.0.0.1:" + std::to_string(ns_port));
     broker_addr_ = new std::string("127.0.0.1:" + std::to_string(broker_port));
     proc_ = new ts::ChildProcess();
-    std::string err = proc_->start({*bin_, "standalone", "--data", *dir_, "--host", "127.0.0.1", "--namesrv-port",
-                                    std::to_string(ns_port), "--broker-port", std::to_string(broker_port)});
+    std::vector<std::string> argv{*bin_, "standalone", "--data", *dir_, "--host", "127.0.0.1", "--namesrv-port",
+                                  std::to_string(ns_port), "--broker-port", std::to_string(broker_port)};
+    for (auto& s : ts::test_broker_settings(broker_port, {})) argv.push_back(std::move(s));
+    std::string err = proc_->start(argv);
     ASSERT_EQ(err, "");
     ASSERT_FALSE(proc_->wait_for_line("Holdfast standalone:", 60000, &err).empty()) << err;
   }

@@ -113,19 +113,8 @@ inline HoldfastProcess broker_process(const std::string& name, const std::string
                                       std::vector<std::string> overrides = {}) {
   std::vector<std::string> args{"broker", "--host", "127.0.0.1", "brokerName=" + name, "brokerClusterName=" + cluster,
                                 "listenPort=" + std::to_string(port), "namesrvAddr=" + ns_addr,
-                                "storePathRootDir=" + dir, "brokerIP1=127.0.0.1", "autoCreateTopicEnable=true",
-                                // listenPort - 2 could be a port this test picked for another process
-                                "fastListenPortEnable=false"};
-  // listenPort + 1 (the default HA port) may be taken by another test's process; a port that was
-  // free a moment ago is likelier to still be.
-  bool ha_port_set = false;
-  for (const auto& o : overrides) ha_port_set = ha_port_set || o.rfind("haListenPort=", 0) == 0;
-  if (!ha_port_set) {
-    uint16_t ha = ts::free_port();
-    while (ha == port) ha = ts::free_port();
-    args.push_back("haListenPort=" + std::to_string(ha));
-  }
-  for (auto& o : overrides) args.push_back(std::move(o));
+                                "storePathRootDir=" + dir, "brokerIP1=127.0.0.1", "autoCreateTopicEnable=true"};
+  for (auto& o : ts::test_broker_settings(port, overrides)) args.push_back(std::move(o));
   return HoldfastProcess(std::move(args), "Holdfast broker on");
 }
 
@@ -133,8 +122,8 @@ inline HoldfastProcess broker_process(const std::string& name, const std::string
 inline HoldfastProcess standalone(const std::string& data, uint16_t ns_port, uint16_t broker_port,
                                   std::vector<std::string> overrides = {}) {
   std::vector<std::string> args{"standalone",      "--data", data, "--host", "127.0.0.1", "--namesrv-port",
-                                std::to_string(ns_port), "--broker-port", std::to_string(broker_port), "fastListenPortEnable=false"};
-  for (auto& o : overrides) args.push_back(std::move(o));
+                                std::to_string(ns_port), "--broker-port", std::to_string(broker_port)};
+  for (auto& o : ts::test_broker_settings(broker_port, overrides)) args.push_back(std::move(o));
   return HoldfastProcess(std::move(args), "Holdfast standalone:");
 }
 

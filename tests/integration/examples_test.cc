@@ -21,9 +21,10 @@ TEST(Examples, RunAgainstStandalone) {
   const uint16_t broker_port = ts::free_port();
   const std::string ns = "127.0.0.1:" + std::to_string(ns_port);
   ts::ChildProcess broker;
-  std::string err = broker.start({bin + "/holdfast", "standalone", "--data", dir, "--host", "127.0.0.1",
-                                  "--namesrv-port", std::to_string(ns_port), "--broker-port",
-                                  std::to_string(broker_port)});
+  std::vector<std::string> argv{bin + "/holdfast", "standalone", "--data", dir, "--host", "127.0.0.1",
+                                "--namesrv-port", std::to_string(ns_port), "--broker-port", std::to_string(broker_port)};
+  for (auto& s : ts::test_broker_settings(broker_port, {})) argv.push_back(std::move(s));
+  std::string err = broker.start(argv);
   ASSERT_EQ(err, "");
   ASSERT_FALSE(broker.wait_for_line("Holdfast standalone:", 60000, &err).empty()) << err;
 

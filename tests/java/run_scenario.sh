@@ -94,7 +94,7 @@ if [ "$target" = holdfast ]; then
   bin="${HOLDFAST_BIN:-}"
   [ -x "$bin" ] || { say "HOLDFAST_BIN='$bin' is not an executable"; exit 1; }
   "$bin" standalone --data "$work/data" --host 127.0.0.1 --namesrv-port "$namesrv_port" \
-    --broker-port "$broker_port" "${broker_settings[@]}" >"$work/holdfast.log" 2>&1 &
+    --broker-port "$broker_port" mappedFileSizeCommitLog=67108864 "${broker_settings[@]}" >"$work/holdfast.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 300); do
     grep -q '^Holdfast standalone:' "$work/holdfast.log" && break

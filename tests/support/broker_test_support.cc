@@ -102,6 +102,25 @@ uint16_t free_port() {
   return port;
 }
 
+std::vector<std::string> test_broker_settings(uint16_t listen_port, const std::vector<std::string>& overrides) {
+  auto is_set = [&](const std::string& key) {
+    for (const auto& o : overrides) {
+      if (o.rfind(key + "=", 0) == 0) return true;
+    }
+    return false;
+  };
+  std::vector<std::string> out;
+  if (!is_set("fastListenPortEnable")) out.push_back("fastListenPortEnable=false");
+  if (!is_set("haListenPort")) {
+    uint16_t ha = free_port();
+    while (ha == listen_port) ha = free_port();
+    out.push_back("haListenPort=" + std::to_string(ha));
+  }
+  if (!is_set("mappedFileSizeCommitLog")) out.push_back("mappedFileSizeCommitLog=" + std::to_string(kTestSegmentBytes));
+  out.insert(out.end(), overrides.begin(), overrides.end());
+  return out;
+}
+
 CommandOutput run_command(const std::string& command) {
   CommandOutput out;
   FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");

@@ -29,6 +29,18 @@ std::vector<RecordView> decode_records(const std::string& body, bool* ok);
 // A TCP port on 127.0.0.1 that was free a moment ago.
 uint16_t free_port();
 
+// Commit-log segment size for test brokers and stores: segments are allocated on disk up front,
+// and the 1 GiB default times two concurrent tests can push a host disk past
+// diskSpaceWarningLevelRatio (the broker then rightly refuses writes).
+constexpr int64_t kTestSegmentBytes = 64LL * 1024 * 1024;
+
+// Broker key=value settings for a test broker listening on `listen_port`, followed by
+// `overrides` (a key set there is not defaulted): fastListenPortEnable=false (listenPort - 2 may
+// belong to another test's process), haListenPort on a port that was free a moment ago
+// (listenPort + 1 may be taken), and kTestSegmentBytes segments. Pass the result on every restart
+// so the broker keeps its ports.
+std::vector<std::string> test_broker_settings(uint16_t listen_port, const std::vector<std::string>& overrides);
+
 // A running child process. Its stdout is read through a pipe for start-up lines.
 class ChildProcess {
  public:

@@ -31,6 +31,8 @@ class StandaloneFixture : public ::testing::Test {
     broker_port_ = free_port();
     ASSERT_NE(ns_port_, 0);
     ASSERT_NE(broker_port_, 0);
+    do ha_port_ = free_port();
+    while (ha_port_ == broker_port_ || ha_port_ == ns_port_);
     addr_ = "127.0.0.1:" + std::to_string(broker_port_);
   }
   void TearDown() override {
@@ -46,12 +48,11 @@ class StandaloneFixture : public ::testing::Test {
   // Starts the standalone (same ports and data every time) and waits for its ready line;
   // `extra` are broker key=value overrides.
   void start_broker(const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv{bin_,      "standalone", "--data",           dir_, "--host", "127.0.0.1",
-                                  "--namesrv-port", std::to_string(ns_port_), "--broker-port",
-                                  std::to_string(broker_port_),
-                                  // listenPort - 2 could be a port another test process picked
-                                  "fastListenPortEnable=false"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
+    std::vector<std::string> argv{bin_,           "standalone", "--data", dir_, "--host", "127.0.0.1", "--namesrv-port",
+                                  std::to_string(ns_port_), "--broker-port", std::to_string(broker_port_)};
+    std::vector<std::string> settings = extra;
+    settings.insert(settings.begin(), "haListenPort=" + std::to_string(ha_port_));  // the same on every restart
+    for (auto& s : test_broker_settings(broker_port_, settings)) argv.push_back(std::move(s));
     std::string err = proc_.start(argv);
     ASSERT_EQ(err, "");
     std::string line = proc_.wait_for_line("Holdfast standalone:", 60000, &err);
@@ -60,7 +61,7 @@ class StandaloneFixture : public ::testing::Test {
 
   std::string prefix_;
   std::string dir_, bin_, addr_;
-  uint16_t ns_port_ = 0, broker_port_ = 0;
+  uint16_t ns_port_ = 0, broker_port_ = 0, ha_port_ = 0;
   ChildProcess proc_;
 };
 
