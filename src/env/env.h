@@ -39,8 +39,11 @@ class File {
 struct DiskUsage {
   uint64_t total_bytes = 0;
   uint64_t available_bytes = 0;  // free for an unprivileged writer
+  uint64_t free_bytes = 0;       // free including the blocks reserved for root
+  // The used share as RocketMQ computes it for its disk ratios: (total - free) / total, where
+  // free counts the root reserve (Java's File.getFreeSpace).
   double used_ratio() const {
-    return total_bytes == 0 ? 0.0 : 1.0 - static_cast<double>(available_bytes) / total_bytes;
+    return total_bytes == 0 ? 0.0 : 1.0 - static_cast<double>(free_bytes) / total_bytes;
   }
 };
 

@@ -545,6 +545,7 @@ Result<DiskUsage> FaultEnv::disk_usage(const std::string& path) {
   DiskUsage usage;
   usage.total_bytes = state_->capacity();
   usage.available_bytes = usage.total_bytes - std::min(state_->used, usage.total_bytes);
+  usage.free_bytes = usage.available_bytes;
   return usage;
 }
 

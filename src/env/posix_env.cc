@@ -181,6 +181,7 @@ Result<DiskUsage> PosixEnv::disk_usage(const std::string& path) {
   DiskUsage u;
   u.total_bytes = static_cast<uint64_t>(vfs.f_blocks) * vfs.f_frsize;
   u.available_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  u.free_bytes = static_cast<uint64_t>(vfs.f_bfree) * vfs.f_frsize;
   return u;
 }
 
