@@ -3,7 +3,8 @@
 set -euo pipefail
 packages=(build-essential cmake ccache pkg-config zlib1g-dev libspdlog-dev libfmt-dev
           libgtest-dev libgmock-dev libbenchmark-dev libasio-dev libcli11-dev
-          clang libclang-rt-14-dev nlohmann-json3-dev libcurl4-openssl-dev etcd-server)
+          clang libclang-rt-14-dev nlohmann-json3-dev libcurl4-openssl-dev etcd-server
+          libfuse3-dev fuse3 libfaketime)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -66,7 +66,8 @@ class Env {
   virtual bool file_exists(const std::string& path) = 0;
   // Names (not paths) of the entries of a directory, without "." and "..".
   virtual Result<std::vector<std::string>> list_dir(const std::string& path) = 0;
-  // Creates the directory and any missing parents; OK if it exists.
+  // Creates the directory and any missing parents, each new one durably (its parent directory is
+  // synced after the mkdir); OK if it exists.
   virtual Status create_dirs(const std::string& path) = 0;
   virtual Status remove_file(const std::string& path) = 0;
   // Removes an empty directory.

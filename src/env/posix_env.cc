@@ -130,10 +130,13 @@ Status PosixEnv::create_dirs(const std::string& path) {
   }
   std::string parent = parent_dir(path);
   if (parent != path && parent != "." && parent != "/") HF_RETURN_IF_ERROR(create_dirs(parent));
-  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+  if (::mkdir(path.c_str(), 0755) != 0) {
+    if (errno == EEXIST) return Status::ok();
     return Status::from_errno("mkdir " + path, errno);
   }
-  return Status::ok();
+  // A new directory's entry is durable only once its parent is synced: without this a power loss
+  // right after the first start can take the whole store directory, synced files and all.
+  return sync_dir(parent.empty() || parent == path ? "." : parent);
 }
 
 Status PosixEnv::remove_file(const std::string& path) {
