@@ -1,6 +1,7 @@
 // The `holdfast` binary: one executable whose subcommands are the product's processes:
 // `namesrv`, `broker -c broker.conf`, and `standalone` (both in one process, for trying it out),
-// plus the operator tools: `admin` (admin_command.h) and `bench` (bench_command.h).
+// plus the operator tools: `admin` (admin_command.h), `bench` (bench_command.h) and `drill`
+// (drill_command.h).
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -12,6 +13,7 @@
 
 #include "app/admin_command.h"
 #include "app/bench_command.h"
+#include "app/drill_command.h"
 #include "app/broker_config.h"
 #include "app/broker_controller.h"
 #include "app/config_registry.h"
@@ -249,10 +251,13 @@ int main(int argc, char** argv) {
   auto* admin = holdfast::admin::add_admin_command(app, admin_options);
   auto bench_exit_code = std::make_shared<int>(0);
   auto* bench = holdfast::bench::add_bench_command(app, bench_exit_code);
+  auto drill_exit_code = std::make_shared<int>(0);
+  auto* drill = holdfast::drill::add_drill_command(app, drill_exit_code);
 
   CLI11_PARSE(app, argc, argv);
   if (admin->parsed()) return admin_options->exit_code;
   if (bench->parsed()) return *bench_exit_code;
+  if (drill->parsed()) return *drill_exit_code;
   if (namesrv->parsed()) return run_namesrv(ns_host, ns_port);
   if (broker->parsed()) {
     Status st = load_broker_config(registry, broker_conf, broker_overrides);

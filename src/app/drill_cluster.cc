@@ -1,0 +1,245 @@
+#include "app/drill_cluster.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+namespace holdfast::drill {
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// fork + setsid + exec `argv`, stdout and stderr appended to log_path. Returns the pid or -1.
+pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path) {
+  pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  ::setsid();
+  int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+  }
+  // The drill quiets its own client logging; the nodes it starts log as the operator asked.
+  if (const char* level = std::getenv("HOLDFAST_DRILL_NODE_LOG_LEVEL")) ::setenv("HOLDFAST_LOG_LEVEL", level, 1);
+  int devnull = ::open("/dev/null", O_RDONLY);
+  if (devnull >= 0) ::dup2(devnull, 0);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  ::execv(args[0], args.data());
+  std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
+  ::_exit(127);
+}
+
+// Waits for `pid` to exit up to timeout_ms; true if it did (and was reaped).
+bool reap_within(pid_t pid, int64_t timeout_ms) {
+  const int64_t deadline = now_ms() + timeout_ms;
+  while (true) {
+    int status = 0;
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid || (r < 0 && errno == ECHILD)) return true;
+    if (now_ms() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace
+
+Result<std::string> expand_template(const std::string& tmpl, const std::map<std::string, std::string>& vars) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < tmpl.size()) {
+    size_t open = tmpl.find('{', pos);
+    if (open == std::string::npos) {
+      out += tmpl.substr(pos);
+      break;
+    }
+    size_t close = tmpl.find('}', open);
+    if (close == std::string::npos) return Status::invalid_argument("unclosed '{' in command template: " + tmpl);
+    out += tmpl.substr(pos, open - pos);
+    const std::string key = tmpl.substr(open + 1, close - open - 1);
+    auto it = vars.find(key);
+    if (it == vars.end()) return Status::invalid_argument("unknown placeholder {" + key + "} in command template: " + tmpl);
+    out += it->second;
+    pos = close + 1;
+  }
+  return out;
+}
+
+uint16_t pick_free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  uint16_t port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+bool wait_port_open(uint16_t port, int64_t timeout_ms) {
+  const int64_t deadline = now_ms() + timeout_ms;
+  while (now_ms() < deadline) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    const bool ok = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    if (fd >= 0) ::close(fd);
+    if (ok) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+NodeProcess::~NodeProcess() { kill9(); }
+
+Status NodeProcess::start(int64_t timeout_ms) {
+  if (pid_ > 0) return Status::ok();
+  pid_ = spawn({"/bin/sh", "-c", "exec " + command_}, log_path_);
+  if (pid_ < 0) return Status::io_error("fork failed for node " + name_);
+  const int64_t deadline = now_ms() + timeout_ms;
+  while (now_ms() < deadline) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return Status::io_error("node " + name_ + " exited during start-up (see " + log_path_ + ")");
+    }
+    if (wait_port_open(ready_port_, 100)) return Status::ok();
+  }
+  kill9();
+  return Status::io_error("node " + name_ + " did not open port " + std::to_string(ready_port_) + " within " +
+                          std::to_string(timeout_ms) + " ms (see " + log_path_ + ")");
+}
+
+void NodeProcess::kill9() {
+  if (pid_ <= 0) return;
+  ::kill(-pid_, SIGKILL);
+  ::kill(pid_, SIGKILL);
+  reap_within(pid_, 10000);
+  pid_ = -1;
+}
+
+void NodeProcess::terminate(int64_t timeout_ms) {
+  if (pid_ <= 0) return;
+  ::kill(-pid_, SIGCONT);
+  ::kill(-pid_, SIGTERM);
+  if (!reap_within(pid_, timeout_ms)) {
+    kill9();
+    return;
+  }
+  ::kill(-pid_, SIGKILL);  // stragglers of the group
+  pid_ = -1;
+}
+
+void NodeProcess::pause() {
+  if (pid_ > 0) ::kill(-pid_, SIGSTOP);
+}
+
+void NodeProcess::resume() {
+  if (pid_ > 0) ::kill(-pid_, SIGCONT);
+}
+
+FaultFsMount::~FaultFsMount() { unmount(); }
+
+Status FaultFsMount::mount() {
+  if (pid_ > 0) return Status::ok();
+  std::ofstream(log_, std::ios::app) << "";
+  std::ifstream probe(log_);
+  probe.seekg(0, std::ios::end);
+  const std::streamoff from = probe.tellg();
+  pid_ = spawn({binary_, "mount", backing_, mount_, "--control", control_}, log_);
+  if (pid_ < 0) return Status::io_error("fork failed for holdfast-faultfs");
+  const std::string want = "faultfs ready";
+  const int64_t deadline = now_ms() + 15000;
+  while (now_ms() < deadline) {
+    std::ifstream in(log_);
+    in.seekg(from);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (ss.str().find(want) != std::string::npos) return Status::ok();
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return Status::io_error("holdfast-faultfs exited before it was ready (see " + log_ + ")");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  unmount();
+  return Status::io_error("holdfast-faultfs not ready within 15 s (see " + log_ + ")");
+}
+
+Result<std::string> FaultFsMount::control(const std::string& command) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::from_errno("socket", errno);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", control_.c_str());
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return Status::from_errno("connect " + control_, err);
+  }
+  const std::string line = command + "\n";
+  if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+    ::close(fd);
+    return Status::io_error("faultfs control: short write");
+  }
+  std::string reply;
+  char c;
+  while (::read(fd, &c, 1) == 1 && c != '\n') reply += c;
+  ::close(fd);
+  if (reply.rfind("ok", 0) != 0) return Status::io_error("faultfs '" + command + "': " + reply);
+  return reply;
+}
+
+Status FaultFsMount::power_loss(bool torn) {
+  HF_ASSIGN_OR_RETURN(std::string reply, control(torn ? "power-loss torn" : "power-loss"));
+  (void)reply;
+  if (!reap_within(pid_, 15000)) {
+    ::kill(pid_, SIGKILL);
+    reap_within(pid_, 5000);
+    ::umount2(mount_.c_str(), MNT_DETACH);
+    pid_ = -1;
+    return Status::io_error("holdfast-faultfs did not exit after power-loss");
+  }
+  pid_ = -1;
+  return Status::ok();
+}
+
+void FaultFsMount::unmount() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  if (!reap_within(pid_, 10000)) {
+    ::kill(pid_, SIGKILL);
+    reap_within(pid_, 5000);
+  }
+  ::umount2(mount_.c_str(), MNT_DETACH);
+  pid_ = -1;
+}
+
+}  // namespace holdfast::drill

@@ -1,0 +1,81 @@
+// The processes a drill starts and hurts: each node is a shell command template run in its own
+// process group (so `kill -9` reaches a start script's JVM as well as a Holdfast binary), whose
+// readiness is its TCP port accepting connections, optionally on a holdfast-faultfs mount.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "base/status.h"
+
+namespace holdfast::drill {
+
+// Replaces every {name} in `tmpl` by vars[name]; an unknown {name} is an error.
+Result<std::string> expand_template(const std::string& tmpl, const std::map<std::string, std::string>& vars);
+
+// A TCP port on 127.0.0.1 that was free a moment ago (0 if none could be found).
+uint16_t pick_free_port();
+
+// True once 127.0.0.1:port accepts a connection, false after timeout_ms.
+bool wait_port_open(uint16_t port, int64_t timeout_ms);
+
+// One node of the cluster under test. Not thread-safe: the drill's control thread owns it.
+class NodeProcess {
+ public:
+  NodeProcess(std::string name, std::string command, uint16_t ready_port, std::string log_path)
+      : name_(std::move(name)), command_(std::move(command)), ready_port_(ready_port), log_path_(std::move(log_path)) {}
+  ~NodeProcess();  // kills a group still running
+  NodeProcess(const NodeProcess&) = delete;
+  NodeProcess& operator=(const NodeProcess&) = delete;
+
+  // Runs `sh -c command` in a new session (output appended to the log) and waits until the
+  // ready port accepts connections.
+  Status start(int64_t timeout_ms);
+  // SIGKILL to the whole process group, then reaps the leader.
+  void kill9();
+  // SIGTERM to the group, SIGKILL after timeout_ms.
+  void terminate(int64_t timeout_ms);
+  void pause();   // SIGSTOP to the group
+  void resume();  // SIGCONT to the group
+  bool running() const { return pid_ > 0; }
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_, command_;
+  uint16_t ready_port_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+// A holdfast-faultfs mount: BACKING holds the durable state, MOUNT is where the node writes.
+// power_loss() drops every unsynced change (the daemon unmounts and exits); mount() again is the
+// power coming back.
+class FaultFsMount {
+ public:
+  FaultFsMount(std::string binary, std::string backing, std::string mount_point, std::string control, std::string log)
+      : binary_(std::move(binary)),
+        backing_(std::move(backing)),
+        mount_(std::move(mount_point)),
+        control_(std::move(control)),
+        log_(std::move(log)) {}
+  ~FaultFsMount();  // a clean unmount if still mounted
+  FaultFsMount(const FaultFsMount&) = delete;
+  FaultFsMount& operator=(const FaultFsMount&) = delete;
+
+  Status mount();
+  // Sends one control command ("quota 1000", "eio fsync on", "heal", ...); returns the reply.
+  Result<std::string> control(const std::string& command);
+  // "power-loss" or "power-loss torn", then waits for the daemon to exit.
+  Status power_loss(bool torn);
+  void unmount();
+  const std::string& mount_point() const { return mount_; }
+
+ private:
+  std::string binary_, backing_, mount_, control_, log_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace holdfast::drill

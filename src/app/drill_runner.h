@@ -1,0 +1,41 @@
+// `holdfast drill run`: one drill = start the cluster from command templates, run the workload,
+// inject a scenario's faults on a schedule, heal, wait for quiescence, read back every queue, and
+// check the history (src/drill). A completed run has written RUN_DIR/history.jsonl and the report
+// files; its verdict's exit code is 0 when nothing acknowledged was lost, 1 when something was.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace holdfast::drill {
+
+struct ScenarioInfo {
+  std::string name;
+  std::string proves;  // one sentence: what a pass shows
+  bool needs_faultfs = false;
+};
+
+// The scenarios `drill run` can execute here.
+const std::vector<ScenarioInfo>& scenarios();
+
+struct DrillOptions {
+  std::string scenario;
+  int runs = 1;
+  uint64_t seed = 1;
+  int64_t duration_ms = 8000;  // load time per run; the fault starts at 30% of it
+  std::string report_dir;      // per run: REPORT/run-N/
+  std::string holdfast_bin;    // {bin}
+  std::string faultfs_bin;     // holdfast-faultfs
+  std::string flush = "SYNC_FLUSH";  // {flush} in the default broker template
+  // Command templates; placeholders: {bin} {ns_port} {port} {ha_port} {data} {flush}.
+  std::string namesrv_command;
+  std::string broker_command;
+  int producers = 2;
+};
+
+// Runs opts.runs drills; prints one line per run and a total. Returns 0 when no run lost an
+// acknowledged message, 1 when one did, 2 when a drill could not run (with the reason printed).
+int run_drills(const DrillOptions& opts);
+
+}  // namespace holdfast::drill

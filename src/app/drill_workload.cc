@@ -1,0 +1,182 @@
+#include "app/drill_workload.h"
+
+#include <chrono>
+
+#include "holdfast/producer.h"
+#include "holdfast/pull_consumer.h"
+#include "holdfast/push_consumer.h"
+
+namespace holdfast::drill {
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Workload::~Workload() {
+  stop_producers();
+  stop_consumer();
+}
+
+std::string Workload::start() {
+  PushConsumerOptions co;
+  co.group = "drill_consumer_" + options_.run_tag;
+  co.name_servers = {options_.name_server};
+  co.instance_name = "drill-c0-" + options_.run_tag;
+  co.subscriptions = {Subscription{options_.topic, "*"}};
+  co.consume_from_where = ConsumeFromWhere::kFirstOffset;
+  co.consume_thread_count = 4;
+  co.poll_name_server_interval_ms = 500;
+  co.heartbeat_broker_interval_ms = 1000;
+  co.rebalance_interval_ms = 1000;
+  co.persist_offset_interval_ms = 500;
+  co.long_poll_ms = 2000;
+  co.pull_exception_delay_ms = 200;
+  co.call_timeout_ms = 2000;
+  auto consumer = PushConsumer::start(co, [this](const std::vector<ReceivedMessage>& messages) {
+    for (const auto& m : messages) {
+      {
+        std::lock_guard lock(mu_);
+        seen_.insert(m.body);
+      }
+      sink_({{"type", "deliver"},
+             {"id", m.body},
+             {"consumer", "c0"},
+             {"broker", m.broker_name},
+             {"queue", m.queue_id},
+             {"offset", m.queue_offset}});
+    }
+    return ConsumeResult::kSuccess;
+  });
+  if (!consumer.ok()) return "push consumer: " + consumer.error().to_string();
+  consumer_ = std::move(consumer).value();
+  for (int i = 0; i < options_.producers; ++i) producers_.emplace_back([this, i] { produce(i); });
+  return "";
+}
+
+void Workload::produce(int index) {
+  ProducerOptions po;
+  po.group = "drill_producer_" + options_.run_tag;
+  po.name_servers = {options_.name_server};
+  po.instance_name = "drill-p" + std::to_string(index) + "-" + options_.run_tag;
+  po.retry_times_when_send_failed = options_.retries;
+  po.send_msg_timeout_ms = options_.send_timeout_ms;
+  po.poll_name_server_interval_ms = 500;
+  po.heartbeat_broker_interval_ms = 1000;
+  const std::string producer = "p" + std::to_string(index);
+  std::unique_ptr<Producer> p;
+  while (!stopping_.load()) {
+    auto started = Producer::start(po);
+    if (started.ok()) {
+      p = std::move(started).value();
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  for (int64_t n = 0; p && !stopping_.load(); ++n) {
+    const std::string id = options_.run_tag + "-" + producer + "-" + std::to_string(n);
+    Message m(options_.topic, id, "drill");
+    m.keys = {id};
+    sink_({{"type", "send"}, {"id", id}, {"producer", producer}});
+    auto r = p->send(m);
+    if (r.ok() && r.value().status == SendStatus::kSendOk) {
+      const SendResult& s = r.value();
+      {
+        std::lock_guard lock(mu_);
+        acked_ids_.push_back(id);
+      }
+      acked_count_.fetch_add(1);
+      sink_({{"type", "ack"},
+             {"id", id},
+             {"producer", producer},
+             {"msg_id", s.msg_id},
+             {"broker", s.queue.broker_name},
+             {"queue", s.queue.queue_id},
+             {"offset", s.queue_offset},
+             {"epoch", -1}});
+    } else {
+      const std::string error = r.ok() ? std::string(send_status_name(r.value().status)) : r.error().to_string();
+      sink_({{"type", "fail"}, {"id", id}, {"producer", producer}, {"error", error}});
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (options_.send_interval_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options_.send_interval_ms));
+  }
+  if (p) p->shutdown();
+}
+
+void Workload::stop_producers() {
+  stopping_.store(true);
+  for (auto& t : producers_) {
+    if (t.joinable()) t.join();
+  }
+  producers_.clear();
+}
+
+int64_t Workload::wait_delivered(int64_t timeout_ms) {
+  const int64_t deadline = now_ms() + timeout_ms;
+  while (true) {
+    int64_t missing = 0;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& id : acked_ids_) missing += seen_.count(id) ? 0 : 1;
+    }
+    if (missing == 0 || now_ms() >= deadline) return missing;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+int64_t Workload::delivered_ids() const {
+  std::lock_guard lock(mu_);
+  return static_cast<int64_t>(seen_.size());
+}
+
+void Workload::stop_consumer() {
+  if (consumer_) consumer_->shutdown();
+  consumer_.reset();
+}
+
+std::string Workload::final_read() {
+  PullConsumerOptions o;
+  o.group = "drill_reader_" + options_.run_tag;
+  o.name_servers = {options_.name_server};
+  o.instance_name = "drill-reader-" + options_.run_tag;
+  auto started = PullConsumer::start(o);
+  if (!started.ok()) return "reader: " + started.error().to_string();
+  auto reader = std::move(started).value();
+  std::string error;
+  auto queues = reader->queues_of(options_.topic);
+  if (!queues.ok()) {
+    reader->shutdown();
+    return "reader: route of " + options_.topic + ": " + queues.error().to_string();
+  }
+  for (const auto& q : queues.value()) {
+    auto min = reader->min_offset(q);
+    auto max = reader->max_offset(q);
+    if (!min.ok() || !max.ok()) {
+      error = "reader: offsets of " + q.to_string() + ": " + (min.ok() ? max.error() : min.error()).to_string();
+      break;
+    }
+    int64_t offset = min.value();
+    while (offset < max.value()) {
+      auto r = reader->pull(q, "*", offset, 32);
+      if (!r.ok()) {
+        error = "reader: pull " + q.to_string() + "@" + std::to_string(offset) + ": " + r.error().to_string();
+        break;
+      }
+      for (const auto& m : r.value().messages) {
+        sink_({{"type", "stored"}, {"id", m.body}, {"broker", m.broker_name}, {"queue", m.queue_id},
+               {"offset", m.queue_offset}});
+      }
+      if (r.value().next_begin_offset <= offset) break;
+      offset = r.value().next_begin_offset;
+    }
+    if (!error.empty()) break;
+  }
+  reader->shutdown();
+  return error;
+}
+
+}  // namespace holdfast::drill
