@@ -4,7 +4,7 @@ ASAN_DIR ?= build-asan
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan test test-asan run cluster bench install clean crash-soak
+.PHONY: all deps build build-asan test test-asan run cluster bench install clean crash-soak drill
 
 all: build
 
@@ -61,3 +61,17 @@ SOAK_PROCS ?= 1
 crash-soak: $(BUILD_DIR)/Makefile
 	cmake --build $(BUILD_DIR) -j$(JOBS) --target store_crash_loop_test
 	bash scripts/crash_soak.sh $(BUILD_DIR)/bin/store_crash_loop_test $(SECONDS) $(NOISE) "$(FIRST_SEED)" $(SOAK_PROCS)
+
+# Not part of `make test`: randomized fault drills (docs/drills.md) against Holdfast in its
+# zero-loss configuration; exits non-zero if any run lost an acknowledged message. Options:
+# SCENARIO (default random), RUNS (default 100), SEED (default 1), DURATION (seconds of load per
+# run, default 6), FLUSH (SYNC_FLUSH or ASYNC_FLUSH), REPORT (default ./drill-report).
+SCENARIO ?= random
+RUNS ?= 100
+SEED ?= 1
+DURATION ?= 6
+FLUSH ?= SYNC_FLUSH
+REPORT ?= ./drill-report
+drill: build
+	./$(BUILD_DIR)/bin/holdfast drill run --scenario $(SCENARIO) --runs $(RUNS) --seed $(SEED) \
+	  --duration $(DURATION) --flush $(FLUSH) --report $(REPORT)

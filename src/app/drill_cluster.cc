@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -120,8 +121,10 @@ NodeProcess::~NodeProcess() { kill9(); }
 
 Status NodeProcess::start(int64_t timeout_ms) {
   if (pid_ > 0) return Status::ok();
+  if (!pid_file_.empty()) return start_daemon(timeout_ms);
   pid_ = spawn({"/bin/sh", "-c", "exec " + command_}, log_path_);
   if (pid_ < 0) return Status::io_error("fork failed for node " + name_);
+  daemon_ = false;
   const int64_t deadline = now_ms() + timeout_ms;
   while (now_ms() < deadline) {
     int status = 0;
@@ -136,33 +139,78 @@ Status NodeProcess::start(int64_t timeout_ms) {
                           std::to_string(timeout_ms) + " ms (see " + log_path_ + ")");
 }
 
+Status NodeProcess::start_daemon(int64_t timeout_ms) {
+  const pid_t script = spawn({"/bin/sh", "-c", command_}, log_path_);
+  if (script < 0) return Status::io_error("fork failed for node " + name_);
+  const int64_t deadline = now_ms() + timeout_ms;
+  int status = 0;
+  while (::waitpid(script, &status, WNOHANG) != script) {
+    if (now_ms() >= deadline) {
+      ::kill(-script, SIGKILL);
+      reap_within(script, 5000);
+      return Status::io_error("start script of node " + name_ + " did not finish within " +
+                              std::to_string(timeout_ms) + " ms (see " + log_path_ + ")");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Status::io_error("start script of node " + name_ + " failed (see " + log_path_ + ")");
+  }
+  std::ifstream in(pid_file_);
+  long pid = 0;
+  if (!(in >> pid) || pid <= 1) return Status::io_error("node " + name_ + ": no pid in " + pid_file_);
+  pid_ = static_cast<pid_t>(pid);
+  daemon_ = true;
+  if (!wait_port_open(ready_port_, std::max<int64_t>(1000, deadline - now_ms()))) {
+    kill9();
+    return Status::io_error("node " + name_ + " did not open port " + std::to_string(ready_port_));
+  }
+  return Status::ok();
+}
+
+void NodeProcess::signal(int sig) {
+  if (pid_ <= 0) return;
+  // A foreground node is its process group (a wrapper script's children too); a daemon started
+  // its own session, whose leader it usually is.
+  ::kill(-pid_, sig);
+  ::kill(pid_, sig);
+}
+
+bool NodeProcess::wait_gone(int64_t timeout_ms) {
+  if (!daemon_) return reap_within(pid_, timeout_ms);
+  const int64_t deadline = now_ms() + timeout_ms;
+  while (now_ms() < deadline) {
+    // Gone, or a zombie waiting for whoever adopted it.
+    std::ifstream stat("/proc/" + std::to_string(pid_) + "/stat");
+    std::string pid, comm, state;
+    if (!(stat >> pid >> comm >> state) || state == "Z") return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 void NodeProcess::kill9() {
   if (pid_ <= 0) return;
-  ::kill(-pid_, SIGKILL);
-  ::kill(pid_, SIGKILL);
-  reap_within(pid_, 10000);
+  signal(SIGKILL);
+  wait_gone(10000);
   pid_ = -1;
 }
 
 void NodeProcess::terminate(int64_t timeout_ms) {
   if (pid_ <= 0) return;
-  ::kill(-pid_, SIGCONT);
-  ::kill(-pid_, SIGTERM);
-  if (!reap_within(pid_, timeout_ms)) {
+  signal(SIGCONT);
+  signal(SIGTERM);
+  if (!wait_gone(timeout_ms)) {
     kill9();
     return;
   }
-  ::kill(-pid_, SIGKILL);  // stragglers of the group
+  if (!daemon_) ::kill(-pid_, SIGKILL);  // stragglers of the group
   pid_ = -1;
 }
 
-void NodeProcess::pause() {
-  if (pid_ > 0) ::kill(-pid_, SIGSTOP);
-}
+void NodeProcess::pause() { signal(SIGSTOP); }
 
-void NodeProcess::resume() {
-  if (pid_ > 0) ::kill(-pid_, SIGCONT);
-}
+void NodeProcess::resume() { signal(SIGCONT); }
 
 FaultFsMount::~FaultFsMount() { unmount(); }
 

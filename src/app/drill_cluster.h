@@ -23,10 +23,18 @@ uint16_t pick_free_port();
 bool wait_port_open(uint16_t port, int64_t timeout_ms);
 
 // One node of the cluster under test. Not thread-safe: the drill's control thread owns it.
+// Without a pid file the command runs in the foreground and the node is its process group. With
+// one, the command is a start script that daemonizes (as Apache RocketMQ's do) and exits 0 once
+// the node runs; the node is then the process whose pid the script wrote into the file.
 class NodeProcess {
  public:
-  NodeProcess(std::string name, std::string command, uint16_t ready_port, std::string log_path)
-      : name_(std::move(name)), command_(std::move(command)), ready_port_(ready_port), log_path_(std::move(log_path)) {}
+  NodeProcess(std::string name, std::string command, uint16_t ready_port, std::string log_path,
+              std::string pid_file = "")
+      : name_(std::move(name)),
+        command_(std::move(command)),
+        ready_port_(ready_port),
+        log_path_(std::move(log_path)),
+        pid_file_(std::move(pid_file)) {}
   ~NodeProcess();  // kills a group still running
   NodeProcess(const NodeProcess&) = delete;
   NodeProcess& operator=(const NodeProcess&) = delete;
@@ -44,10 +52,17 @@ class NodeProcess {
   const std::string& name() const { return name_; }
 
  private:
+  Status start_daemon(int64_t timeout_ms);
+  void signal(int sig);
+  // Waits until the node's process is gone (reaped if it is our child); false after timeout_ms.
+  bool wait_gone(int64_t timeout_ms);
+
   std::string name_, command_;
   uint16_t ready_port_;
   std::string log_path_;
-  pid_t pid_ = -1;
+  std::string pid_file_;
+  pid_t pid_ = -1;        // our child (the group leader), or the daemon from the pid file
+  bool daemon_ = false;   // pid_ came from the pid file: not our child, no process group of ours
 };
 
 // A holdfast-faultfs mount: BACKING holds the durable state, MOUNT is where the node writes.

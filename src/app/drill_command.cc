@@ -41,9 +41,14 @@ CLI::App* add_drill_command(CLI::App& app, std::shared_ptr<int> exit_code) {
       ->capture_default_str();
   run->add_option("--producers", opts->producers, "Producer threads")->check(CLI::Range(1, 64))->capture_default_str();
   run->add_option("--namesrv-cmd", opts->namesrv_command,
-                  "Name server command template ({bin} {ns_port}); default: holdfast namesrv");
+                  "Name server command template ({bin} {ns_port} {run}); default: holdfast namesrv");
   run->add_option("--broker-cmd", opts->broker_command,
-                  "Broker command template ({bin} {ns_port} {port} {ha_port} {data} {flush}); default: holdfast broker");
+                  "Broker command template ({bin} {ns_port} {port} {ha_port} {data} {flush} {run}); default: holdfast broker");
+  run->add_flag("--keep-data", opts->keep_data, "Keep the store of passing runs too (a failing run's is kept)");
+  run->add_option("--namesrv-pidfile", opts->namesrv_pid_file,
+                  "For a name server start script that daemonizes: where it writes the pid (template)");
+  run->add_option("--broker-pidfile", opts->broker_pid_file,
+                  "For a broker start script that daemonizes (e.g. Apache RocketMQ's): where it writes the pid (template)");
   run->add_option("--bin", opts->holdfast_bin, "The holdfast binary for {bin} (default: this one)");
   run->add_option("--faultfs", opts->faultfs_bin, "holdfast-faultfs binary (default: beside this one)");
   run->callback([opts, duration, exit_code]() {

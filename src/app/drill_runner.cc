@@ -190,15 +190,24 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
   }
   const std::map<std::string, std::string> vars{{"bin", opts.holdfast_bin},         {"ns_port", std::to_string(ns_port)},
                                                 {"port", std::to_string(port)},     {"ha_port", std::to_string(ha_port)},
-                                                {"data", data + "/store"},          {"flush", opts.flush}};
+                                                {"data", data + "/store"},          {"flush", opts.flush},
+                                                {"run", run_dir}};
   auto ns_cmd = expand_template(opts.namesrv_command.empty() ? kDefaultNamesrv : opts.namesrv_command, vars);
   auto broker_cmd = expand_template(opts.broker_command.empty() ? kDefaultBroker : opts.broker_command, vars);
   if (!ns_cmd.is_ok() || !broker_cmd.is_ok()) {
     result.line = (ns_cmd.is_ok() ? broker_cmd.status() : ns_cmd.status()).to_string();
     return result;
   }
-  c.namesrv = std::make_unique<NodeProcess>("namesrv", ns_cmd.value(), ns_port, run_dir + "/namesrv.log");
-  c.broker = std::make_unique<NodeProcess>("broker", broker_cmd.value(), port, run_dir + "/broker.log");
+  auto ns_pid_file = expand_template(opts.namesrv_pid_file, vars);
+  auto broker_pid_file = expand_template(opts.broker_pid_file, vars);
+  if (!ns_pid_file.is_ok() || !broker_pid_file.is_ok()) {
+    result.line = (ns_pid_file.is_ok() ? broker_pid_file.status() : ns_pid_file.status()).to_string();
+    return result;
+  }
+  c.namesrv = std::make_unique<NodeProcess>("namesrv", ns_cmd.value(), ns_port, run_dir + "/namesrv.log",
+                                            ns_pid_file.value());
+  c.broker = std::make_unique<NodeProcess>("broker", broker_cmd.value(), port, run_dir + "/broker.log",
+                                           broker_pid_file.value());
 
   auto log = HistoryLog::open(run_dir + "/history.jsonl");
   if (!log.is_ok()) {
@@ -252,6 +261,12 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
                        {"name server command", ns_cmd.value()},
                        {"broker command", broker_cmd.value()}};
   result.exit_code = check_history_file(run_dir + "/history.jsonl", run_dir, &result.line, run_info);
+  if (result.exit_code == 0 && !opts.keep_data) {
+    // The store of a passing run is not needed (its history and logs stay); segments are
+    // allocated up front, so a long series would otherwise fill the disk.
+    fs::remove_all(run_dir + "/backing", ec);
+    fs::remove_all(run_dir + "/data", ec);
+  }
   return result;
 }
 

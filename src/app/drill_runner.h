@@ -28,10 +28,15 @@ struct DrillOptions {
   std::string holdfast_bin;    // {bin}
   std::string faultfs_bin;     // holdfast-faultfs
   std::string flush = "SYNC_FLUSH";  // {flush} in the default broker template
-  // Command templates; placeholders: {bin} {ns_port} {port} {ha_port} {data} {flush}.
+  // Command templates; placeholders: {bin} {ns_port} {port} {ha_port} {data} {flush} {run}.
   std::string namesrv_command;
   std::string broker_command;
+  // Pid-file templates for start scripts that daemonize (empty: the command stays in the
+  // foreground).
+  std::string namesrv_pid_file;
+  std::string broker_pid_file;
   int producers = 2;
+  bool keep_data = false;  // keep the store of passing runs too (a failing run's is always kept)
 };
 
 // Runs opts.runs drills; prints one line per run and a total. Returns 0 when no run lost an

@@ -9,6 +9,8 @@
 namespace holdfast::drill {
 namespace {
 
+constexpr int64_t kQuietMs = 6000;
+
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -117,13 +119,20 @@ void Workload::stop_producers() {
 
 int64_t Workload::wait_delivered(int64_t timeout_ms) {
   const int64_t deadline = now_ms() + timeout_ms;
+  int64_t last_missing = -1, last_progress = now_ms();
   while (true) {
     int64_t missing = 0;
     {
       std::lock_guard lock(mu_);
       for (const auto& id : acked_ids_) missing += seen_.count(id) ? 0 : 1;
     }
-    if (missing == 0 || now_ms() >= deadline) return missing;
+    const int64_t now = now_ms();
+    if (missing != last_missing) {
+      last_missing = missing;
+      last_progress = now;
+    }
+    // Done, out of time, or nothing new arrived for kQuietMs (what is missing is not coming).
+    if (missing == 0 || now >= deadline || now - last_progress >= kQuietMs) return missing;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 }

@@ -46,8 +46,8 @@ class Workload {
   std::string start();
   // Stops the producers (each finishes its send in flight).
   void stop_producers();
-  // Waits until every acknowledged id has been delivered, up to timeout_ms; returns how many
-  // acknowledged ids were still undelivered.
+  // Waits until every acknowledged id has been delivered, up to timeout_ms or until no delivery
+  // came for 6 s; returns how many acknowledged ids were still undelivered.
   int64_t wait_delivered(int64_t timeout_ms);
   void stop_consumer();
   // Reads every queue of the topic from its minimum offset with a fresh pull consumer and emits a
