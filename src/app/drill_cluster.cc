@@ -265,9 +265,8 @@ Result<std::string> FaultFsMount::control(const std::string& command) {
   return reply;
 }
 
-Status FaultFsMount::power_loss(bool torn) {
+Result<std::string> FaultFsMount::power_loss(bool torn) {
   HF_ASSIGN_OR_RETURN(std::string reply, control(torn ? "power-loss torn" : "power-loss"));
-  (void)reply;
   if (!reap_within(pid_, 15000)) {
     ::kill(pid_, SIGKILL);
     reap_within(pid_, 5000);
@@ -276,7 +275,7 @@ Status FaultFsMount::power_loss(bool torn) {
     return Status::io_error("holdfast-faultfs did not exit after power-loss");
   }
   pid_ = -1;
-  return Status::ok();
+  return reply;
 }
 
 void FaultFsMount::unmount() {

@@ -83,8 +83,9 @@ class FaultFsMount {
   Status mount();
   // Sends one control command ("quota 1000", "eio fsync on", "heal", ...); returns the reply.
   Result<std::string> control(const std::string& command);
-  // "power-loss" or "power-loss torn", then waits for the daemon to exit.
-  Status power_loss(bool torn);
+  // "power-loss" or "power-loss torn", then waits for the daemon to exit. Returns the daemon's
+  // reply ("ok dropped=N bytes=B ...": what the power loss took back).
+  Result<std::string> power_loss(bool torn);
   void unmount();
   const std::string& mount_point() const { return mount_; }
 

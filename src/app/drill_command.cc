@@ -39,11 +39,24 @@ CLI::App* add_drill_command(CLI::App& app, std::shared_ptr<int> exit_code) {
   run->add_option("--flush", opts->flush, "flushDiskType for the default broker template")
       ->check(CLI::IsMember({"SYNC_FLUSH", "ASYNC_FLUSH"}))
       ->capture_default_str();
+  run->add_option("--topology", opts->topology,
+                  "single: a name server and one broker; failover: etcd, a name server and --members "
+                  "controller-mode brokers of one group")
+      ->check(CLI::IsMember({"single", "failover"}))
+      ->capture_default_str();
+  run->add_option("--members", opts->members, "Brokers in the failover topology")->check(CLI::Range(2, 5))
+      ->capture_default_str();
+  run->add_option("--role", opts->role, "brokerRole an elected member takes (failover topology)")
+      ->check(CLI::IsMember({"SYNC_MASTER", "ASYNC_MASTER"}))
+      ->capture_default_str();
+  run->add_option("--etcd-cmd", opts->etcd_command,
+                  "etcd command template ({etcd_port} {etcd_peer_port} {run}); default: /usr/bin/etcd, one member");
   run->add_option("--producers", opts->producers, "Producer threads")->check(CLI::Range(1, 64))->capture_default_str();
   run->add_option("--namesrv-cmd", opts->namesrv_command,
                   "Name server command template ({bin} {ns_port} {run}); default: holdfast namesrv");
   run->add_option("--broker-cmd", opts->broker_command,
-                  "Broker command template ({bin} {ns_port} {port} {ha_port} {data} {flush} {run}); default: holdfast broker");
+                  "Broker command template ({bin} {ns_port} {port} {ha_port} {data} {flush} {run}; failover topology: "
+                  "{member} {etcd} {role}); default: holdfast broker");
   run->add_flag("--keep-data", opts->keep_data, "Keep the store of passing runs too (a failing run's is kept)");
   run->add_option("--namesrv-pidfile", opts->namesrv_pid_file,
                   "For a name server start script that daemonizes: where it writes the pid (template)");
@@ -66,7 +79,8 @@ CLI::App* add_drill_command(CLI::App& app, std::shared_ptr<int> exit_code) {
   CLI::App* list = drill->add_subcommand("list", "The scenarios and what each proves");
   list->callback([exit_code]() {
     for (const auto& s : scenarios()) {
-      std::printf("%-16s %s%s\n", s.name.c_str(), s.proves.c_str(), s.needs_faultfs ? " [faultfs]" : "");
+      std::printf("%-16s %s%s%s\n", s.name.c_str(), s.proves.c_str(), s.needs_faultfs ? " [faultfs]" : "",
+                  s.needs_failover ? " [--topology failover]" : "");
     }
     *exit_code = 0;
   });

@@ -6,14 +6,17 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <thread>
 
+#include "app/admin_client.h"
 #include "app/drill_cluster.h"
 #include "app/drill_workload.h"
 #include "holdfast/push_consumer.h"
 #include "base/check.h"
 #include "drill/check_command.h"
 #include "drill/history_log.h"
+#include "drill/tcp_proxy.h"
 
 namespace holdfast::drill {
 namespace {
@@ -26,6 +29,21 @@ constexpr const char* kDefaultBroker =
     "haListenPort={ha_port} fastListenPortEnable=false namesrvAddr=127.0.0.1:{ns_port} storePathRootDir={data} "
     "brokerIP1=127.0.0.1 autoCreateTopicEnable=true mappedFileSizeCommitLog=67108864 flushDiskType={flush} "
     "cleanResourceInterval=1000";
+// A controller-mode member (docs/replication.md, "Automatic failover"): {member} is its brokerId,
+// {etcd} its own link to etcd, {role} the role it takes when elected; lease 2 s.
+constexpr const char* kDefaultFailoverBroker =
+    "{bin} broker --host 127.0.0.1 brokerName=drill-broker brokerClusterName=DrillCluster listenPort={port} "
+    "haListenPort={ha_port} fastListenPortEnable=false namesrvAddr=127.0.0.1:{ns_port} storePathRootDir={data} "
+    "brokerIP1=127.0.0.1 autoCreateTopicEnable=true mappedFileSizeCommitLog=67108864 flushDiskType={flush} "
+    "cleanResourceInterval=1000 enableControllerMode=true etcdEndpoints={etcd} brokerId={member} brokerRole={role} "
+    "controllerHeartBeatTimeoutMills=2000 brokerHeartbeatInterval=400 syncControllerMetadataPeriod=100 "
+    "haMaxTimeSlaveNotCatchup=5000 slaveTimeout=2000 haSendHeartbeatInterval=500";
+// One etcd member (Debian's etcd-server) with short heartbeats, so that leases of 2 s are accepted.
+constexpr const char* kDefaultEtcd =
+    "/usr/bin/etcd --name drill --data-dir {run}/etcd --listen-client-urls http://127.0.0.1:{etcd_port} "
+    "--advertise-client-urls http://127.0.0.1:{etcd_port} --listen-peer-urls http://127.0.0.1:{etcd_peer_port} "
+    "--initial-advertise-peer-urls http://127.0.0.1:{etcd_peer_port} "
+    "--initial-cluster drill=http://127.0.0.1:{etcd_peer_port} --heartbeat-interval 50 --election-timeout 500";
 
 int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -54,21 +72,101 @@ class HistoryFile {
   std::unique_ptr<HistoryLog> log_;
 };
 
-// The cluster of one run: a name server and one broker, the broker's store optionally on faultfs.
-struct Cluster {
+// One broker of the cluster: its process, its disk (a faultfs mount when the scenario needs one)
+// and, in the failover topology, its own link to etcd (a proxy the drill can cut).
+struct Member {
+  int id = 1;  // brokerId in the failover topology, {member}
+  uint16_t port = 0, ha_port = 0;
   std::unique_ptr<FaultFsMount> faultfs;
-  std::unique_ptr<NodeProcess> namesrv;
+  std::unique_ptr<TcpProxy> etcd_link;
   std::unique_ptr<NodeProcess> broker;
 
-  Status start_all() {
+  Status start() {
     if (faultfs) HF_RETURN_IF_ERROR(faultfs->mount());
-    HF_RETURN_IF_ERROR(namesrv->start(30000));
     return broker->start(60000);
   }
+};
+
+// The cluster of one run: a name server and one broker ("single"), or etcd, a name server and a
+// controller-mode broker group of several members ("failover").
+struct Cluster {
+  bool failover = false;
+  std::string ns_addr;
+  std::unique_ptr<NodeProcess> etcd;
+  std::unique_ptr<NodeProcess> namesrv;
+  std::vector<Member> members;
+
+  Status start_all() {
+    if (etcd) HF_RETURN_IF_ERROR(etcd->start(30000));
+    HF_RETURN_IF_ERROR(namesrv->start(30000));
+    for (auto& m : members) HF_RETURN_IF_ERROR(m.start());
+    return Status::ok();
+  }
   void stop_all() {
-    if (broker) broker->terminate(10000);
+    for (auto& m : members) {
+      if (m.broker) {
+        m.broker->resume();
+        m.broker->terminate(10000);
+      }
+    }
     if (namesrv) namesrv->terminate(5000);
-    if (faultfs) faultfs->unmount();
+    if (etcd) etcd->terminate(5000);
+    for (auto& m : members) {
+      if (m.etcd_link) m.etcd_link->stop();
+      if (m.faultfs) m.faultfs->unmount();
+    }
+  }
+
+  // The member the name server names as the group's master (brokerId 0), or -1. Uses only the
+  // name server's public cluster view, so it works for any RocketMQ-compatible cluster.
+  int master() const {
+    if (members.size() == 1) return 0;
+    admin::AdminClient client(admin::AdminOptions{{ns_addr}, 2000});
+    auto view = client.cluster_view();
+    if (!view.is_ok()) return -1;
+    for (const auto& [name, group] : view->brokers) {
+      const std::string addr = group.master_addr();
+      for (size_t i = 0; i < members.size(); ++i) {
+        if (!addr.empty() && addr == "127.0.0.1:" + std::to_string(members[i].port)) return static_cast<int>(i);
+      }
+    }
+    return -1;
+  }
+  // How many members the name server lists for the group (master and slaves).
+  size_t registered() const {
+    admin::AdminClient client(admin::AdminOptions{{ns_addr}, 2000});
+    auto view = client.cluster_view();
+    if (!view.is_ok()) return 0;
+    size_t n = 0;
+    for (const auto& [name, group] : view->brokers) n += group.addrs.size();
+    return n;
+  }
+
+  // Failover topology: waits until a master and every slave are registered, then creates the
+  // topic on every member (a slave elected later must already have its queues).
+  std::string wait_ready(const std::string& topic, int64_t timeout_ms) {
+    if (!failover) return "";
+    const int64_t deadline = steady_ms() + timeout_ms;
+    while (master() < 0 || registered() < members.size()) {
+      if (steady_ms() > deadline) return "the group did not elect a master with every member registered in time";
+      sleep_ms(200);
+    }
+    admin::AdminClient client(admin::AdminOptions{{ns_addr}, 3000});
+    for (const auto& m : members) {
+      admin::TopicSpec spec;
+      spec.topic = topic;
+      spec.read_queue_nums = spec.write_queue_nums = 4;
+      spec.broker_addr = "127.0.0.1:" + std::to_string(m.port);
+      std::string err;
+      for (int attempt = 0; attempt < 50; ++attempt) {
+        auto r = client.create_topic(spec);
+        err = r.is_ok() ? "" : r.status().to_string();
+        if (err.empty()) break;
+        sleep_ms(200);
+      }
+      if (!err.empty()) return "cannot create " + topic + " on member " + std::to_string(m.id) + ": " + err;
+    }
+    return "";
   }
 };
 
@@ -82,51 +180,79 @@ const ScenarioInfo* find_scenario(const std::string& name) {
 // Injects `scenario`'s fault and heals it; records the fault window in the history. Returns ""
 // or why the drill could not go on.
 std::string inject(const std::string& scenario, Cluster& c, HistoryFile& h, std::mt19937_64& rng) {
-  auto window = [&](const char* phase, const std::string& detail) {
-    h.add({{"type", "fault"}, {"phase", phase}, {"fault", scenario}, {"target", "broker"}, {"detail", detail}});
+  const int master = c.master();
+  if (master < 0) return "the name server names no master to hurt";
+  Member& target = c.members[static_cast<size_t>(master)];
+  const std::string target_name = c.failover ? "member " + std::to_string(target.id) + " (master)" : "broker";
+  auto window = [&](const char* phase, const std::string& detail, const std::string& who) {
+    h.add({{"type", "fault"}, {"phase", phase}, {"fault", scenario}, {"target", who}, {"detail", detail}});
   };
   const int64_t outage_ms = 500 + static_cast<int64_t>(rng() % 1500);
   if (scenario == "kill-master") {
-    window("start", "kill -9");
-    c.broker->kill9();
+    window("start", "kill -9", target_name);
+    target.broker->kill9();
     sleep_ms(outage_ms);
-    Status st = c.broker->start(60000);
-    window("end", "restarted");
+    Status st = target.start();
+    window("end", "restarted", target_name);
     return st.is_ok() ? "" : st.to_string();
   }
   if (scenario == "pause-master") {
-    window("start", "SIGSTOP");
-    c.broker->pause();
+    window("start", "SIGSTOP", target_name);
+    target.broker->pause();
     sleep_ms(outage_ms + 2000);
-    c.broker->resume();
-    window("end", "SIGCONT");
+    target.broker->resume();
+    window("end", "SIGCONT", target_name);
     return "";
   }
   if (scenario == "rolling-restart") {
-    window("start", "SIGTERM");
-    c.broker->terminate(15000);
-    Status st = c.broker->start(60000);
-    window("end", "restarted");
-    return st.is_ok() ? "" : st.to_string();
+    // Every member in turn, the slaves first and the master last, each back before the next goes.
+    std::vector<size_t> order;
+    for (size_t i = 0; i < c.members.size(); ++i) {
+      if (static_cast<int>(i) != master) order.push_back(i);
+    }
+    order.push_back(static_cast<size_t>(master));
+    window("start", "SIGTERM and restart of every member in turn", c.failover ? "every member" : "broker");
+    for (size_t i : order) {
+      c.members[i].broker->terminate(15000);
+      Status st = c.members[i].start();
+      if (!st.is_ok()) return st.to_string();
+    }
+    window("end", "restarted", c.failover ? "every member" : "broker");
+    return "";
   }
   if (scenario == "power-loss-one" || scenario == "power-loss-all") {
     const bool torn = rng() % 2 == 0;
     const bool all = scenario == "power-loss-all";
-    window("start", std::string(all ? "name server and broker" : "broker") + " killed, unsynced writes dropped" +
-                        (torn ? " (torn)" : ""));
-    c.broker->kill9();
-    if (all) c.namesrv->kill9();
-    Status st = c.faultfs->power_loss(torn);
-    if (!st.is_ok()) return st.to_string();
+    const std::string who = all ? (c.failover ? "every node" : "name server and broker") : target_name;
+    window("start", "killed, unsynced writes dropped" + std::string(torn ? " (torn)" : ""), who);
+    std::vector<Member*> hit;
+    if (all) {
+      for (auto& m : c.members) hit.push_back(&m);
+    } else {
+      hit.push_back(&target);
+    }
+    for (Member* m : hit) m->broker->kill9();
+    if (all) {
+      c.namesrv->kill9();
+      if (c.etcd) c.etcd->kill9();  // etcd crashes with the rest; its own disk is not on faultfs
+    }
+    for (Member* m : hit) {
+      auto dropped = m->faultfs->power_loss(torn);
+      if (!dropped.is_ok()) return dropped.status().to_string();
+      h.add({{"type", "note"}, {"text", m->broker->name() + " power loss: " + dropped.value()}});
+    }
     sleep_ms(outage_ms);
-    st = c.faultfs->mount();
+    Status st;
+    if (all && c.etcd) st = c.etcd->start(30000);
     if (st.is_ok() && all) st = c.namesrv->start(30000);
-    if (st.is_ok()) st = c.broker->start(60000);
-    window("end", "power back, restarted");
+    for (Member* m : hit) {
+      if (st.is_ok()) st = m->start();
+    }
+    window("end", "power back, restarted", who);
     return st.is_ok() ? "" : st.to_string();
   }
   if (scenario == "disk-full") {
-    auto status = c.faultfs->control("status");
+    auto status = target.faultfs->control("status");
     if (!status.is_ok()) return status.status().to_string();
     int64_t used = 0;
     try {
@@ -136,25 +262,47 @@ std::string inject(const std::string& scenario, Cluster& c, HistoryFile& h, std:
     }
     // Writes into preallocated segments still succeed, as on a real disk; everything that grows a
     // file fails with ENOSPC, and the broker's disk check (every cleanResourceInterval) sees 100%.
-    window("start", "ENOSPC past the current size");
-    auto r = c.faultfs->control("quota " + std::to_string(used));
+    window("start", "ENOSPC past the current size", target_name);
+    auto r = target.faultfs->control("quota " + std::to_string(used));
     if (!r.is_ok()) return r.status().to_string();
     sleep_ms(outage_ms + 3000);
-    r = c.faultfs->control("quota off");
-    window("end", "space back");
+    r = target.faultfs->control("quota off");
+    window("end", "space back", target_name);
     return r.is_ok() ? "" : r.status().to_string();
   }
   if (scenario == "fsync-eio") {
-    window("start", "EIO on fsync");
-    auto r = c.faultfs->control("eio fsync on");
+    window("start", "EIO on fsync", target_name);
+    auto r = target.faultfs->control("eio fsync on");
     if (!r.is_ok()) return r.status().to_string();
     sleep_ms(outage_ms);
-    r = c.faultfs->control("heal");
+    r = target.faultfs->control("heal");
     if (!r.is_ok()) return r.status().to_string();
     // A store whose fsync failed is fenced until restarted, as an operator would.
-    c.broker->kill9();
-    Status st = c.broker->start(60000);
-    window("end", "healed, broker restarted");
+    target.broker->kill9();
+    Status st = target.start();
+    window("end", "healed, broker restarted", target_name);
+    return st.is_ok() ? "" : st.to_string();
+  }
+  if (scenario == "partition-master") {
+    // The master loses etcd while clients and slaves still reach it: the split-brain case. It
+    // must stop acknowledging before its lease runs out in etcd, and another member is elected.
+    window("start", "cut off from etcd (both directions)", target_name);
+    target.etcd_link->cut();
+    sleep_ms(outage_ms + 3000);
+    target.etcd_link->heal();
+    window("end", "healed", target_name);
+    return "";
+  }
+  if (scenario == "slave-loss") {
+    size_t slave = 0;
+    while (static_cast<int>(slave) == master) ++slave;
+    Member& s = c.members[slave];
+    const std::string who = "member " + std::to_string(s.id) + " (slave)";
+    window("start", "kill -9", who);
+    s.broker->kill9();
+    sleep_ms(outage_ms);
+    Status st = s.start();
+    window("end", "restarted", who);
     return st.is_ok() ? "" : st.to_string();
   }
   return "scenario " + scenario + " has no fault here";
@@ -168,46 +316,94 @@ struct RunResult {
 RunResult run_one(const DrillOptions& opts, const std::string& scenario, int index, uint64_t seed) {
   RunResult result;
   const ScenarioInfo* info = find_scenario(scenario);
+  const bool failover = opts.topology == "failover";
   const std::string run_dir = fs::absolute(opts.report_dir + "/run-" + std::to_string(index)).string();
   std::error_code ec;
   fs::remove_all(run_dir, ec);
-  fs::create_directories(run_dir + "/backing", ec);
-  fs::create_directories(run_dir + "/data", ec);
+  fs::create_directories(run_dir, ec);
   if (ec) {
     result.line = "cannot create " + run_dir + ": " + ec.message();
     return result;
   }
   std::mt19937_64 rng(seed);
-  const uint16_t ns_port = pick_free_port();
-  const uint16_t port = pick_free_port();
-  uint16_t ha_port = pick_free_port();
-  while (ha_port == port || ha_port == ns_port) ha_port = pick_free_port();
+  std::set<uint16_t> used;
+  auto fresh_port = [&used] {
+    uint16_t p = pick_free_port();
+    while (p == 0 || used.count(p)) p = pick_free_port();
+    used.insert(p);
+    return p;
+  };
   Cluster c;
-  std::string data = run_dir + "/data";
-  if (info->needs_faultfs) {
-    c.faultfs = std::make_unique<FaultFsMount>(opts.faultfs_bin, run_dir + "/backing", data, run_dir + "/faultfs.sock",
-                                               run_dir + "/faultfs.log");
+  c.failover = failover;
+  const uint16_t ns_port = fresh_port();
+  c.ns_addr = "127.0.0.1:" + std::to_string(ns_port);
+  std::map<std::string, std::string> vars{{"bin", opts.holdfast_bin}, {"ns_port", std::to_string(ns_port)},
+                                          {"flush", opts.flush},       {"role", opts.role},
+                                          {"run", run_dir}};
+  if (failover) {
+    vars["etcd_port"] = std::to_string(fresh_port());
+    vars["etcd_peer_port"] = std::to_string(fresh_port());
+    auto etcd_cmd = expand_template(opts.etcd_command.empty() ? kDefaultEtcd : opts.etcd_command, vars);
+    if (!etcd_cmd.is_ok()) {
+      result.line = etcd_cmd.status().to_string();
+      return result;
+    }
+    c.etcd = std::make_unique<NodeProcess>("etcd", etcd_cmd.value(), static_cast<uint16_t>(std::stoi(vars["etcd_port"])),
+                                           run_dir + "/etcd.log");
   }
-  const std::map<std::string, std::string> vars{{"bin", opts.holdfast_bin},         {"ns_port", std::to_string(ns_port)},
-                                                {"port", std::to_string(port)},     {"ha_port", std::to_string(ha_port)},
-                                                {"data", data + "/store"},          {"flush", opts.flush},
-                                                {"run", run_dir}};
   auto ns_cmd = expand_template(opts.namesrv_command.empty() ? kDefaultNamesrv : opts.namesrv_command, vars);
-  auto broker_cmd = expand_template(opts.broker_command.empty() ? kDefaultBroker : opts.broker_command, vars);
-  if (!ns_cmd.is_ok() || !broker_cmd.is_ok()) {
-    result.line = (ns_cmd.is_ok() ? broker_cmd.status() : ns_cmd.status()).to_string();
-    return result;
-  }
   auto ns_pid_file = expand_template(opts.namesrv_pid_file, vars);
-  auto broker_pid_file = expand_template(opts.broker_pid_file, vars);
-  if (!ns_pid_file.is_ok() || !broker_pid_file.is_ok()) {
-    result.line = (ns_pid_file.is_ok() ? broker_pid_file.status() : ns_pid_file.status()).to_string();
+  if (!ns_cmd.is_ok() || !ns_pid_file.is_ok()) {
+    result.line = (ns_cmd.is_ok() ? ns_pid_file.status() : ns_cmd.status()).to_string();
     return result;
   }
   c.namesrv = std::make_unique<NodeProcess>("namesrv", ns_cmd.value(), ns_port, run_dir + "/namesrv.log",
                                             ns_pid_file.value());
-  c.broker = std::make_unique<NodeProcess>("broker", broker_cmd.value(), port, run_dir + "/broker.log",
-                                           broker_pid_file.value());
+  const int member_count = failover ? opts.members : 1;
+  std::string first_broker_cmd;
+  for (int i = 1; i <= member_count; ++i) {
+    Member m;
+    m.id = i;
+    m.port = fresh_port();
+    // RocketMQ's fast port (listenPort - 2) and HA port (listenPort + 1) must not collide either.
+    used.insert(static_cast<uint16_t>(m.port - 2));
+    used.insert(static_cast<uint16_t>(m.port + 1));
+    m.ha_port = fresh_port();
+    const std::string dir = failover ? run_dir + "/m" + std::to_string(i) : run_dir;
+    fs::create_directories(dir + "/data", ec);
+    if (info->needs_faultfs) {
+      fs::create_directories(dir + "/backing", ec);
+      m.faultfs = std::make_unique<FaultFsMount>(opts.faultfs_bin, dir + "/backing", dir + "/data", dir + "/faultfs.sock",
+                                                 dir + "/faultfs.log");
+    }
+    std::map<std::string, std::string> mvars = vars;
+    mvars["port"] = std::to_string(m.port);
+    mvars["ha_port"] = std::to_string(m.ha_port);
+    mvars["data"] = dir + "/data/store";
+    mvars["member"] = std::to_string(i);
+    if (failover) {
+      m.etcd_link = std::make_unique<TcpProxy>("127.0.0.1", static_cast<uint16_t>(std::stoi(vars["etcd_port"])));
+      std::string err = m.etcd_link->start();
+      if (!err.empty()) {
+        result.line = "etcd proxy: " + err;
+        return result;
+      }
+      mvars["etcd"] = m.etcd_link->address();
+    }
+    const std::string tmpl =
+        !opts.broker_command.empty() ? opts.broker_command : (failover ? kDefaultFailoverBroker : kDefaultBroker);
+    auto broker_cmd = expand_template(tmpl, mvars);
+    auto broker_pid_file = expand_template(opts.broker_pid_file, mvars);
+    if (!broker_cmd.is_ok() || !broker_pid_file.is_ok()) {
+      result.line = (broker_cmd.is_ok() ? broker_pid_file.status() : broker_cmd.status()).to_string();
+      return result;
+    }
+    if (first_broker_cmd.empty()) first_broker_cmd = broker_cmd.value();
+    const std::string name = failover ? "member" + std::to_string(i) : "broker";
+    m.broker = std::make_unique<NodeProcess>(name, broker_cmd.value(), m.port, run_dir + "/" + name + ".log",
+                                             broker_pid_file.value());
+    c.members.push_back(std::move(m));
+  }
 
   auto log = HistoryLog::open(run_dir + "/history.jsonl");
   if (!log.is_ok()) {
@@ -216,23 +412,29 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
   }
   HistoryFile history(std::move(*log));
   history.add({{"type", "note"}, {"text", "scenario " + scenario + ", seed " + std::to_string(seed)}});
+  WorkloadOptions wo;
   Status st = c.start_all();
-  if (!st.is_ok()) {
+  std::string err = st.is_ok() ? c.wait_ready(wo.topic, 60000) : "";
+  if (!st.is_ok() || !err.empty()) {
     c.stop_all();
-    result.line = "cluster did not start: " + st.to_string();
+    result.line = "cluster did not start: " + (st.is_ok() ? err : st.to_string());
     return result;
   }
-  WorkloadOptions wo;
-  wo.name_server = "127.0.0.1:" + std::to_string(ns_port);
+  wo.name_server = c.ns_addr;
   wo.producers = opts.producers;
   wo.run_tag = "r" + std::to_string(seed);
   Workload workload(wo, [&history](nlohmann::json e) { history.add(std::move(e)); });
-  std::string err = workload.start();
+  err = workload.start();
   const int64_t begin = steady_ms();
   if (err.empty()) {
     sleep_ms(opts.duration_ms * 3 / 10);
     err = inject(scenario, c, history, rng);
+    // The load goes on to the end of the run, and past it until the healed cluster acknowledges
+    // again (up to 20 s), so that every run measures its recovery.
+    const int64_t healed = steady_ms();
+    const int64_t acked_at_heal = workload.acked();
     sleep_ms(begin + opts.duration_ms - steady_ms());
+    while (err.empty() && workload.acked() == acked_at_heal && steady_ms() < healed + 20000) sleep_ms(50);
   }
   workload.stop_producers();
   history.add({{"type", "note"}, {"text", "heal: producers stopped, waiting for deliveries"}});
@@ -255,17 +457,28 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
   run_info.run = index;
   run_info.runs = opts.runs;
   run_info.duration_ms = opts.duration_ms;
-  run_info.target = opts.broker_command.empty() ? "holdfast: 1 name server, 1 broker, " + opts.flush
-                                                : "broker from --broker-cmd";
+  if (!opts.broker_command.empty()) {
+    run_info.target = "broker from --broker-cmd" + std::string(failover ? ", failover topology" : "");
+  } else if (failover) {
+    run_info.target = "holdfast: etcd, 1 name server, " + std::to_string(member_count) + " controller-mode members, " +
+                      opts.role + ", " + opts.flush;
+  } else {
+    run_info.target = "holdfast: 1 name server, 1 broker, " + opts.flush;
+  }
   run_info.settings = {{"producers", std::to_string(opts.producers)},
+                       {"topology", opts.topology},
                        {"name server command", ns_cmd.value()},
-                       {"broker command", broker_cmd.value()}};
+                       {"broker command", first_broker_cmd}};
   result.exit_code = check_history_file(run_dir + "/history.jsonl", run_dir, &result.line, run_info);
   if (result.exit_code == 0 && !opts.keep_data) {
     // The store of a passing run is not needed (its history and logs stay); segments are
     // allocated up front, so a long series would otherwise fill the disk.
-    fs::remove_all(run_dir + "/backing", ec);
-    fs::remove_all(run_dir + "/data", ec);
+    for (const char* sub : {"backing", "data", "etcd"}) {
+      fs::remove_all(run_dir + "/" + sub, ec);
+      for (int i = 1; i <= member_count && failover; ++i) {
+        fs::remove_all(run_dir + "/m" + std::to_string(i) + "/" + sub, ec);
+      }
+    }
   }
   return result;
 }
@@ -274,27 +487,40 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
 
 const std::vector<ScenarioInfo>& scenarios() {
   static const std::vector<ScenarioInfo> kAll{
-      {"kill-master", "kill -9 of the broker under load, restart: every acknowledged message survives", false},
-      {"pause-master", "SIGSTOP of the broker for seconds, SIGCONT: sends fail or wait, none acknowledged is lost",
+      {"kill-master", "kill -9 of the master under load, restart: every acknowledged message survives", false},
+      {"pause-master", "SIGSTOP of the master for seconds, SIGCONT: sends fail or wait, none acknowledged is lost",
        false},
-      {"rolling-restart", "a clean SIGTERM restart of the broker under load loses nothing acknowledged", false},
+      {"rolling-restart", "a clean SIGTERM restart of every broker in turn under load loses nothing acknowledged",
+       false},
       {"power-loss-one",
-       "the broker's node loses power: unsynced writes vanish (sometimes torn); every acknowledged message survives",
+       "the master's node loses power: unsynced writes vanish (sometimes torn); every acknowledged message survives",
        true},
-      {"power-loss-all", "the name server and the broker lose power at once; every acknowledged message survives",
+      {"power-loss-all", "every node loses power at once; every acknowledged message survives", true},
+      {"disk-full", "the master's disk fills (ENOSPC): sends are refused, none acknowledged is lost, writes resume",
        true},
-      {"disk-full", "the store's disk fills (ENOSPC): sends are refused, none acknowledged is lost, writes resume",
+      {"fsync-eio", "fsync fails with EIO: the master stops acknowledging, nothing acknowledged is lost after restart",
        true},
-      {"fsync-eio", "fsync fails with EIO: the broker stops acknowledging, nothing acknowledged is lost after restart",
+      {"partition-master",
+       "the master is cut off from etcd while clients still reach it: it stops acknowledging, another member is "
+       "elected, nothing acknowledged is lost",
+       false, true},
+      {"slave-loss", "kill -9 of a slave under load, restart: the group keeps acknowledging, nothing is lost", false,
        true},
-      {"random", "a seeded mix of the scenarios above, one per run", true},
+      {"random", "a seeded mix of the scenarios above (those the topology supports), one per run", true},
   };
   return kAll;
 }
 
 int run_drills(const DrillOptions& opts) {
-  if (!find_scenario(opts.scenario)) {
+  const ScenarioInfo* chosen = find_scenario(opts.scenario);
+  if (!chosen) {
     std::fprintf(stderr, "drill: unknown scenario '%s' (see `holdfast drill list`)\n", opts.scenario.c_str());
+    return 2;
+  }
+  const bool failover = opts.topology == "failover";
+  if (chosen->needs_failover && !failover) {
+    std::fprintf(stderr, "drill: scenario '%s' needs a replicated group: add --topology failover\n",
+                 opts.scenario.c_str());
     return 2;
   }
   std::error_code ec;
@@ -309,8 +535,11 @@ int run_drills(const DrillOptions& opts) {
     std::string scenario = opts.scenario;
     if (scenario == "random") {
       std::mt19937_64 pick(seed * 7919 + 1);
-      const auto& all = scenarios();
-      scenario = all[pick() % (all.size() - 1)].name;  // every scenario but "random" itself
+      std::vector<std::string> eligible;  // every scenario but "random" itself that the topology runs
+      for (const auto& s : scenarios()) {
+        if (s.name != "random" && (failover || !s.needs_failover)) eligible.push_back(s.name);
+      }
+      scenario = eligible[pick() % eligible.size()];
     }
     RunResult r = run_one(opts, scenario, i, seed);
     std::printf("run %d  %-16s seed %-8llu %s\n", i, scenario.c_str(), static_cast<unsigned long long>(seed),

@@ -14,6 +14,7 @@ struct ScenarioInfo {
   std::string name;
   std::string proves;  // one sentence: what a pass shows
   bool needs_faultfs = false;
+  bool needs_failover = false;  // needs the replicated, controller-mode topology
 };
 
 // The scenarios `drill run` can execute here.
@@ -28,7 +29,14 @@ struct DrillOptions {
   std::string holdfast_bin;    // {bin}
   std::string faultfs_bin;     // holdfast-faultfs
   std::string flush = "SYNC_FLUSH";  // {flush} in the default broker template
-  // Command templates; placeholders: {bin} {ns_port} {port} {ha_port} {data} {flush} {run}.
+  // "single": a name server and one broker. "failover": etcd, a name server and `members`
+  // controller-mode brokers of one group, each reaching etcd through a proxy the drill can cut.
+  std::string topology = "single";
+  int members = 3;
+  std::string role = "SYNC_MASTER";  // {role}: what an elected member becomes (failover topology)
+  // Command templates; placeholders: {bin} {ns_port} {port} {ha_port} {data} {flush} {run}, and
+  // in the failover topology {member} {etcd} {role} {etcd_port} {etcd_peer_port}.
+  std::string etcd_command;
   std::string namesrv_command;
   std::string broker_command;
   // Pid-file templates for start scripts that daemonize (empty: the command stays in the

@@ -1,6 +1,7 @@
 #include "app/drill_workload.h"
 
 #include <chrono>
+#include <thread>
 
 #include "holdfast/producer.h"
 #include "holdfast/pull_consumer.h"
@@ -147,11 +148,29 @@ void Workload::stop_consumer() {
   consumer_.reset();
 }
 
-std::string Workload::final_read() {
+std::string Workload::final_read(int64_t timeout_ms) {
+  // A healed cluster may still be settling (a name server that lost power has no routes until
+  // the brokers register again; an election may be under way): a read that fails is repeated
+  // from the start until the deadline, and only a complete read is recorded.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::string error;
+  for (int attempt = 0;; ++attempt) {
+    std::vector<nlohmann::json> stored;
+    error = read_all_queues(attempt, &stored);
+    if (error.empty()) {
+      for (auto& e : stored) sink_(std::move(e));
+      return "";
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return error;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+std::string Workload::read_all_queues(int attempt, std::vector<nlohmann::json>* stored) {
   PullConsumerOptions o;
   o.group = "drill_reader_" + options_.run_tag;
   o.name_servers = {options_.name_server};
-  o.instance_name = "drill-reader-" + options_.run_tag;
+  o.instance_name = "drill-reader-" + options_.run_tag + "-" + std::to_string(attempt);
   auto started = PullConsumer::start(o);
   if (!started.ok()) return "reader: " + started.error().to_string();
   auto reader = std::move(started).value();
@@ -176,8 +195,8 @@ std::string Workload::final_read() {
         break;
       }
       for (const auto& m : r.value().messages) {
-        sink_({{"type", "stored"}, {"id", m.body}, {"broker", m.broker_name}, {"queue", m.queue_id},
-               {"offset", m.queue_offset}});
+        stored->push_back({{"type", "stored"}, {"id", m.body}, {"broker", m.broker_name}, {"queue", m.queue_id},
+                           {"offset", m.queue_offset}});
       }
       if (r.value().next_begin_offset <= offset) break;
       offset = r.value().next_begin_offset;

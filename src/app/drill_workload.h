@@ -51,14 +51,16 @@ class Workload {
   int64_t wait_delivered(int64_t timeout_ms);
   void stop_consumer();
   // Reads every queue of the topic from its minimum offset with a fresh pull consumer and emits a
-  // "stored" event per message. Returns "" or an error text.
-  std::string final_read();
+  // "stored" event per message; a read that fails is repeated (whole) until timeout_ms has
+  // passed. Returns "" or the last error text (then nothing was emitted).
+  std::string final_read(int64_t timeout_ms = 30000);
 
   int64_t acked() const { return acked_count_.load(); }
   int64_t delivered_ids() const;
 
  private:
   void produce(int index);
+  std::string read_all_queues(int attempt, std::vector<nlohmann::json>* stored);
 
   WorkloadOptions options_;
   EventSink sink_;

@@ -68,6 +68,11 @@ Result<std::unique_ptr<CommitLog>> CommitLog::open(Env* env, const std::string& 
     seg->needs_dir_sync = restored;  // its name may be no more durable than its size was
     log->segments_[start] = std::move(seg);
   }
+  // A segment found here may have been created by an earlier open in this same boot that stopped
+  // before any record reached it (its directory entry is synced with the first record's flush):
+  // its name is not known to be durable, and no later flush would sync it. One directory sync
+  // per open settles every name found.
+  if (!log->segments_.empty()) HF_RETURN_IF_ERROR(env->sync_dir(dir));
   return log;
 }
 

@@ -764,6 +764,47 @@ INSTANTIATE_TEST_SUITE_P(Segments, PowerLossTornRecordTest,
                                                                                        : "CreatedByAPut";
                          });
 
+// Regression (found by `holdfast drill --topology failover`, power-loss-all: every member came
+// back empty): a store that prepares its first segment at open and stops cleanly before any put
+// left that segment's name unsynced (a clean stop syncs only segments below the end, and the end
+// was 0). Reopened in the same boot, as a broker does when it learns its role, the store took it
+// as an old segment whose name was durable, so no later flush synced the directory and a power
+// loss took the segment with every acknowledged record in it.
+TEST(PowerLossSegmentNameTest, ASegmentPreparedBeforeACleanStopKeepsItsAcknowledgedRecords) {
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    FaultEnv env(seed);
+    StoreOptions options = small_options("/store");
+    options.flush_disk_type = FlushDiskType::kSyncFlush;
+    options.warm_segments = true;
+    {
+      auto first = MessageStore::open(&env, options);
+      ASSERT_TRUE(first.is_ok()) << first.status().to_string();
+      ASSERT_TRUE((*first)->shutdown().is_ok());
+    }
+    auto opened = MessageStore::open(&env, options);
+    ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+    std::unique_ptr<MessageStore> store = std::move(opened).value();
+    std::vector<PutResult> acked;
+    for (int i = 0; i < 5; ++i) {
+      PutResult r = store->put(make_message("t", 0, "acked-" + std::to_string(i)));
+      ASSERT_EQ(r.status, PutStatus::kOk);  // SYNC_FLUSH: durable when it returns
+      acked.push_back(r);
+    }
+    env.set_frozen(true);
+    env.crash(seed % 2 ? CrashMode::kDropUnsynced : CrashMode::kTearTail);
+    store.reset();
+    env.set_frozen(false);
+    opened = MessageStore::open(&env, options);
+    ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+    store = std::move(opened).value();
+    for (const PutResult& r : acked) {
+      EXPECT_TRUE(store->read_record(r.physical_offset).is_ok()) << "acknowledged record at " << r.physical_offset
+                                                                 << " lost";
+    }
+  }
+}
+
 TEST_F(StoreCorruptionTest, RecordEndingExactlyAtTheBlankBoundary) {
   open();
   // Fill segment 0 so that a record ends exactly 8 bytes before the segment end, leaving room

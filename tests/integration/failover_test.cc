@@ -37,7 +37,7 @@
 #include "holdfast/push_consumer.h"
 #include "remoting/remoting_command.h"
 #include "storage/message_store.h"
-#include "tcp_proxy.h"
+#include "drill/tcp_proxy.h"
 #include "transport/remoting_client.h"
 
 namespace holdfast {
@@ -170,7 +170,7 @@ class FailoverTest : public ::testing::Test {
       ports_[i] = fresh_port();
       ha_ports_[i] = fresh_port();
       // Each member reaches etcd through its own proxy, so a test can cut one member off.
-      proxies_[i] = std::make_unique<ts::TcpProxy>("127.0.0.1", etcd_->client_port());
+      proxies_[i] = std::make_unique<drill::TcpProxy>("127.0.0.1", etcd_->client_port());
       ASSERT_EQ(proxies_[i]->start(), "");
     }
     for (int i = 0; i < kMembers; ++i) {
@@ -382,7 +382,7 @@ class FailoverTest : public ::testing::Test {
   std::unique_ptr<ts::EtcdProcess> etcd_;
   std::unique_ptr<ct::HoldfastProcess> ns_;
   uint16_t ports_[kMembers] = {}, ha_ports_[kMembers] = {};
-  std::unique_ptr<ts::TcpProxy> proxies_[kMembers];
+  std::unique_ptr<drill::TcpProxy> proxies_[kMembers];
   std::unique_ptr<ct::HoldfastProcess> brokers_[kMembers];
   std::unique_ptr<Producer> producer_;
   std::unique_ptr<Workload> workload_;

@@ -2,7 +2,7 @@
 // new ones; heal() resets the connections from the cut and forwards new ones; a one-way cut drops
 // one direction only; closes and resets travel through; stop() closes everything; cut/heal under
 // load neither crashes nor wedges the proxy.
-#include "tcp_proxy.h"
+#include "drill/tcp_proxy.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -26,6 +26,8 @@
 
 namespace holdfast::test_support {
 namespace {
+
+using drill::TcpProxy;
 
 // An echo server that counts what it sees and can push bytes to its clients unasked.
 class EchoServer {

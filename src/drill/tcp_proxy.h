@@ -1,5 +1,5 @@
 // TcpProxy: a TCP forwarder between a process and the peer it talks to, controlled by a test so
-// that the test can partition the two the way a network does.
+// that a test or a drill can partition the two the way a network does.
 //
 //  - cut(): bytes stop moving in both directions at once. The proxy keeps reading both sockets
 //    and drops what it reads (a blackhole): no FIN or RST reaches either side, exactly as in a
@@ -33,7 +33,7 @@
 #include <thread>
 #include <vector>
 
-namespace holdfast::test_support {
+namespace holdfast::drill {
 
 class TcpProxy {
  public:
@@ -92,4 +92,4 @@ class TcpProxy {
   std::vector<std::unique_ptr<Conn>> conns_;
 };
 
-}  // namespace holdfast::test_support
+}  // namespace holdfast::drill

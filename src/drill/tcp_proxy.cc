@@ -1,4 +1,4 @@
-#include "tcp_proxy.h"
+#include "drill/tcp_proxy.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -12,7 +12,7 @@
 #include <chrono>
 #include <cstring>
 
-namespace holdfast::test_support {
+namespace holdfast::drill {
 
 namespace {
 
@@ -441,4 +441,4 @@ void TcpProxy::close_conn(Conn* c) {
   c->done = true;
 }
 
-}  // namespace holdfast::test_support
+}  // namespace holdfast::drill
