@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "base/logging.h"
+#include "base/sync_point.h"
 
 namespace holdfast::transport {
 
@@ -239,14 +240,21 @@ void SocketConnection::send_response(const RemotingCommand& response, SerializeT
 }
 
 void SocketConnection::send_request(RemotingCommand request, int64_t timeout_ms, ResponseCallback done) {
-  if (!open_.load()) {
-    done(Status::aborted("connection to " + remote_ + " is closed"));
-    return;
-  }
   request.opaque = next_opaque_.fetch_add(1);
   request.flag &= ~1;
   {
-    std::lock_guard<std::mutex> lock(pending_mu_);
+    // The open check and the registration are one step under pending_mu_: close() clears open_
+    // before fail_pending() takes the lock, so a request is either registered in time to be
+    // failed by it or sees the connection closed here. (Checked outside the lock, a request that
+    // lost the race to a close was registered after fail_pending() and, with the sweep stopped,
+    // never completed: its caller waited forever.)
+    HF_SYNC_POINT("transport.send_request.register");
+    std::unique_lock<std::mutex> lock(pending_mu_);
+    if (!open_.load()) {
+      lock.unlock();
+      done(Status::aborted("connection to " + remote_ + " is closed"));
+      return;
+    }
     pending_[request.opaque] = Pending{std::move(done), now_ms() + timeout_ms, timeout_ms};
     arm_expiry_locked();
   }

@@ -7,11 +7,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "base/coding.h"
+#include "base/sync_point.h"
 #include "remoting/frame_codec.h"
 #include "transport/remoting_client.h"
 #include "transport/remoting_server.h"
@@ -146,6 +149,51 @@ TEST(TransportBurstTest, ResponsesFromAnotherThreadInABurstAllArrive) {
   EXPECT_GE(turns.load(), 1);
   EXPECT_LE(turns.load(), kRequests);
   client.shutdown();
+  server.stop();
+}
+
+// Every request sent while its connection is being closed completes: with Aborted when the
+// close won, with a response otherwise. (A request registered just after the close had failed the
+// pending ones was never completed, and its caller waited forever: client_kill_test hung on it
+// once, with a broker killed under four sending threads.) The server closes the connection on
+// every kCloseMe while other threads keep sending on it; scheduling noise widens the race.
+TEST(TransportCloseRaceTest, EveryRequestSentDuringACloseCompletes) {
+  RemotingServer server{ServerOptions{}};
+  constexpr int32_t kCloseMe = 1004;
+  server.register_handler(kEcho, [](const ConnectionPtr& c, RemotingCommand r, SerializeType t) {
+    c->send_response(r.make_response(0), t);
+  });
+  server.register_handler(kCloseMe, [](const ConnectionPtr& c, RemotingCommand, SerializeType) { c->close(); });
+  ASSERT_TRUE(server.start().is_ok());
+  const std::string addr = "127.0.0.1:" + std::to_string(server.port());
+  sync_point::enable(7, sync_point::Noise::kHeavy);
+  RemotingClient client;
+  std::atomic<int> stuck{0}, aborted{0}, answered{0};
+  std::vector<std::thread> threads;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      while (std::chrono::steady_clock::now() < until && stuck.load() == 0) {
+        auto done = std::make_shared<std::promise<bool>>();
+        auto fut = done->get_future();
+        client.invoke_async(addr, RemotingCommand::make_request(t == 0 ? kCloseMe : kEcho), 600000,
+                            [done](Result<RemotingCommand> r) { done->set_value(r.is_ok()); });
+        // The timeout is ten minutes: only a completion by the close (or a response) ends it soon.
+        if (fut.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+          stuck.fetch_add(1);
+          break;
+        }
+        (fut.get() ? answered : aborted).fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  sync_point::disable();
+  EXPECT_EQ(stuck.load(), 0) << "a request sent during a close was never completed";
+  EXPECT_GT(aborted.load(), 0);
+  EXPECT_GT(answered.load(), 0);
+  std::printf("close race: %d answered, %d aborted by a close\n", answered.load(), aborted.load());
+  if (stuck.load() == 0) client.shutdown();
   server.stop();
 }
 
