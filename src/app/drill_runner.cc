@@ -1,6 +1,9 @@
 #include "app/drill_runner.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -50,8 +53,17 @@ int64_t steady_ms() {
       .count();
 }
 
+// Set by SIGINT/SIGTERM while drills run: the run in progress stops its cluster and no further
+// run starts (a lock-free atomic store is async-signal-safe).
+std::atomic<bool> g_interrupted{false};
+void on_interrupt(int) { g_interrupted.store(true); }
+
+// Sleeps up to ms, in short steps, returning early once the drill is interrupted.
 void sleep_ms(int64_t ms) {
-  if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  const int64_t until = steady_ms() + ms;
+  for (int64_t now = steady_ms(); now < until && !g_interrupted.load(); now = steady_ms()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(50, until - now)));
+  }
 }
 
 // The history of one run, streamed to RUN_DIR/history.jsonl as it happens. Events come as JSON
@@ -434,8 +446,11 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
     const int64_t healed = steady_ms();
     const int64_t acked_at_heal = workload.acked();
     sleep_ms(begin + opts.duration_ms - steady_ms());
-    while (err.empty() && workload.acked() == acked_at_heal && steady_ms() < healed + 20000) sleep_ms(50);
+    while (err.empty() && workload.acked() == acked_at_heal && steady_ms() < healed + 20000 && !g_interrupted.load()) {
+      sleep_ms(50);
+    }
   }
+  if (g_interrupted.load() && err.empty()) err = "interrupted (SIGINT/SIGTERM)";
   workload.stop_producers();
   history.add({{"type", "note"}, {"text", "heal: producers stopped, waiting for deliveries"}});
   if (err.empty()) workload.wait_delivered(20000);
@@ -529,8 +544,11 @@ int run_drills(const DrillOptions& opts) {
     std::fprintf(stderr, "drill: cannot create report dir %s: %s\n", opts.report_dir.c_str(), ec.message().c_str());
     return 2;
   }
-  int worst = 0, failed = 0, could_not_run = 0;
-  for (int i = 0; i < opts.runs; ++i) {
+  int worst = 0, failed = 0, could_not_run = 0, ran = 0;
+  g_interrupted.store(false);
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  for (int i = 0; i < opts.runs && !g_interrupted.load(); ++i) {
     const uint64_t seed = opts.seed + static_cast<uint64_t>(i);
     std::string scenario = opts.scenario;
     if (scenario == "random") {
@@ -546,11 +564,14 @@ int run_drills(const DrillOptions& opts) {
                 r.line.c_str());
     std::fflush(stdout);
     if (r.exit_code == 1) ++failed;
+    ++ran;
     if (r.exit_code == 2) ++could_not_run;
     worst = std::max(worst, r.exit_code == 2 ? 2 : r.exit_code);
   }
-  std::printf("drill %s: %d runs, %d lost acknowledged messages in some run, %d could not run; reports in %s\n",
-              opts.scenario.c_str(), opts.runs, failed, could_not_run, opts.report_dir.c_str());
+  std::printf("drill %s: %d runs%s, %d lost acknowledged messages in some run, %d could not run; reports in %s\n",
+              opts.scenario.c_str(), ran, g_interrupted.load() ? " (interrupted)" : "", failed, could_not_run,
+              opts.report_dir.c_str());
+  if (g_interrupted.load()) worst = std::max(worst, 2);
   if (failed > 0) return 1;
   return worst;
 }
