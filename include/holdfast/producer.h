@@ -36,6 +36,10 @@ struct SendResult {
   MessageQueue queue;
   int64_t queue_offset = 0;
   std::string transaction_id;
+  // The master epoch the broker acknowledged under (a Holdfast broker's "masterEpoch" response
+  // field; -1 from brokers that do not send it). Two SEND_OKs of one broker group with falling
+  // epochs mean two masters acknowledged at once.
+  int64_t master_epoch = -1;
 };
 
 struct ProducerOptions {

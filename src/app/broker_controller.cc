@@ -189,6 +189,7 @@ Status BrokerController::start() {
   };
   impl_->epochs = std::make_unique<broker::EpochFile>(env_, config_dir + "/epochs.json");
   HF_RETURN_IF_ERROR(impl_->epochs->load());
+  int64_t master_epoch = -1;  // the epoch this broker acknowledges under; -1 as a slave
   if (failover != nullptr) {
     ha_options.controller_epoch = frole.epoch;
     ha_options.member_id = runtime_.member_id;
@@ -213,12 +214,14 @@ Status BrokerController::start() {
     }
     HF_RETURN_IF_ERROR(impl_->epochs->replace(epochs));
     log->info("failover: master of epoch {} from commit-log offset {}", frole.epoch, store->end_offset());
+    master_epoch = frole.epoch;
     impl_->ha_master = std::make_unique<ha::HaMaster>(store, ha_options);
     impl_->ha_master->set_in_sync({frole.in_sync, runtime_.min_in_sync_replicas});
   } else if (!slave) {
     // Everything this master writes from here on belongs to a new epoch.
     HF_ASSIGN_OR_RETURN(int64_t epoch, impl_->epochs->begin_epoch(store->end_offset()));
     log->info("master epoch {} begins at commit-log offset {}", epoch, store->end_offset());
+    master_epoch = epoch;
     impl_->ha_master = std::make_unique<ha::HaMaster>(store, ha_options);
   } else {
     ha_options.before_connect = [this] { return check_master_history(); };
@@ -252,6 +255,7 @@ Status BrokerController::start() {
   send_policy.retry_max_times = retry_max_times;
   send_policy.ensure_dlq_topic = ensure_dlq_topic;
   send_policy.cluster_name = config_.broker_cluster_name;
+  send_policy.master_epoch = master_epoch;
   if (sync_master) {
     send_policy.await_replica = [ha = impl_->ha_master.get(), timeout = config_.slave_timeout_ms](
                                     int64_t end, std::function<void(PutStatus)> done) {

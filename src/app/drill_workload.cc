@@ -99,7 +99,7 @@ void Workload::produce(int index) {
              {"broker", s.queue.broker_name},
              {"queue", s.queue.queue_id},
              {"offset", s.queue_offset},
-             {"epoch", -1}});
+             {"epoch", s.master_epoch}});
     } else {
       const std::string error = r.ok() ? std::string(send_status_name(r.value().status)) : r.error().to_string();
       sink_({{"type", "fail"}, {"id", id}, {"producer", producer}, {"error", error}});

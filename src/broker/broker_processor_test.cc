@@ -244,6 +244,22 @@ TEST_F(BrokerProcessorTest, ARetrySendPastTheLimitGoesToTheDeadLetterTopicAtOnce
   EXPECT_EQ(store_->get_messages("%DLQ%cg", 0, 0, 8).records.size(), 3u);
 }
 
+TEST_F(BrokerProcessorTest, SendOkCarriesTheMasterEpochItWasAcknowledgedUnder) {
+  auto plain = client_.invoke_sync(addr_, send_v2("Ep", 0, "no-epoch", "A"), 3000);
+  ASSERT_TRUE(plain.is_ok());
+  ASSERT_EQ(plain->code, rc::kSuccess);
+  EXPECT_FALSE(plain->ext("masterEpoch").has_value());  // no epoch in the policy: no field
+  send_.reset();
+  SendRetryPolicy policy;
+  policy.master_epoch = 7;
+  send_ = std::make_unique<SendMessageProcessor>(store_.get(), HostAddress::ipv4(127, 0, 0, 1, 10911),
+                                                 [](const SendHeader&) -> Result<int32_t> { return 4; }, policy);
+  auto r = client_.invoke_sync(addr_, send_v2("Ep", 0, "epoch-7", "A"), 3000);
+  ASSERT_TRUE(r.is_ok());
+  ASSERT_EQ(r->code, rc::kSuccess);
+  EXPECT_EQ(r->ext("masterEpoch").value_or(""), "7");
+}
+
 TEST_F(BrokerProcessorTest, LongPollingWakesOnArrivalAndTimesOut) {
   ASSERT_EQ(client_.invoke_sync(addr_, send_v2("LP", 2, "first", "A"), 3000)->code, rc::kSuccess);
   settle();

@@ -233,7 +233,7 @@ void SendMessageProcessor::fence_acknowledgement(std::vector<PutResult>& results
 
 void SendMessageProcessor::respond_to_send(const RemotingCommand& request, const std::vector<PutResult>& results,
                                            const std::string& transaction_id, int32_t queue_id,
-                                           const std::function<void(RemotingCommand)>& reply) {
+                                           const std::function<void(RemotingCommand)>& reply) const {
   {
     const PutResult& first = results.front();
     RemotingCommand resp = request.make_response(response_code_for(first.status));
@@ -248,6 +248,7 @@ void SendMessageProcessor::respond_to_send(const RemotingCommand& request, const
       resp.set_ext_int("queueId", queue_id);
       resp.set_ext_int("queueOffset", first.queue_offset);
       if (!transaction_id.empty()) resp.set_ext("transactionId", transaction_id);
+      if (policy_.master_epoch >= 0) resp.set_ext_int("masterEpoch", policy_.master_epoch);
     }
     resp.set_ext("MSG_REGION", "DefaultRegion");
     resp.set_ext("TRACE_ON", "true");

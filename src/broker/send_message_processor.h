@@ -58,6 +58,10 @@ struct SendRetryPolicy {
   // Automatic failover: asked right before a SEND_OK leaves; false turns it into
   // SERVICE_NOT_AVAILABLE (this broker may no longer be the master: its lease ran out). Empty: yes.
   std::function<bool()> may_acknowledge;
+  // The master epoch this broker acknowledges under (epochs.json), returned with every stored
+  // send as the ext field "masterEpoch" (Holdfast's; RocketMQ clients ignore fields they do not
+  // know). -1: none (a slave).
+  int64_t master_epoch = -1;
 };
 
 class SendMessageProcessor {
@@ -70,9 +74,9 @@ class SendMessageProcessor {
  private:
   // Replaces a kOk first result by SERVICE_NOT_AVAILABLE when policy_.may_acknowledge says no.
   void fence_acknowledgement(std::vector<PutResult>& results) const;
-  static void respond_to_send(const remoting::RemotingCommand& request, const std::vector<PutResult>& results,
-                              const std::string& transaction_id, int32_t queue_id,
-                              const std::function<void(remoting::RemotingCommand)>& reply);
+  void respond_to_send(const remoting::RemotingCommand& request, const std::vector<PutResult>& results,
+                       const std::string& transaction_id, int32_t queue_id,
+                       const std::function<void(remoting::RemotingCommand)>& reply) const;
   MessageStore* store_;
   HostAddress store_host_;
   TopicResolver resolve_topic_;

@@ -73,6 +73,7 @@ Outcome<SendResult> map_send_response(const remoting::RemotingCommand& resp, con
   if (auto qid = resp.get_int32("queueId"); qid.is_ok()) r.queue.queue_id = *qid;
   if (auto off = resp.get_int64("queueOffset"); off.is_ok()) r.queue_offset = *off;
   r.transaction_id = std::string(resp.ext("transactionId").value_or(""));
+  if (auto epoch = resp.get_int64("masterEpoch"); epoch.is_ok()) r.master_epoch = *epoch;
   return r;
 }
 

@@ -50,6 +50,17 @@ TEST(SendPolicyTest, StoredStatusesAreResults) {
   }
 }
 
+TEST(SendPolicyTest, MasterEpochIsReadWhenTheBrokerSendsIt) {
+  auto plain = map_send_response(response(rc::kSuccess), kQueue, "UNIQ", "h:1");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->master_epoch, -1);  // RocketMQ's brokers send none
+  auto with_epoch = response(rc::kSuccess);
+  with_epoch.set_ext_int("masterEpoch", 12);
+  auto r = map_send_response(with_epoch, kQueue, "UNIQ", "h:1");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->master_epoch, 12);
+}
+
 TEST(SendPolicyTest, OtherCodesAreBrokerErrorsRetryableByTheJavaList) {
   for (int32_t code : {17, 14, 1, 2, 16, 204, 205, 1500}) {
     auto r = map_send_response(response(code, "why"), kQueue, "U", "h:1");
