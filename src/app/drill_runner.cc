@@ -372,6 +372,27 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
   c.namesrv = std::make_unique<NodeProcess>("namesrv", ns_cmd.value(), ns_port, run_dir + "/namesrv.log",
                                             ns_pid_file.value());
   const int member_count = failover ? opts.members : 1;
+  // The etcd links listen first: each takes a port of the kernel's choosing, which must not be
+  // one the members are about to be given (a member's HA port once collided with one).
+  std::vector<std::unique_ptr<TcpProxy>> links;
+  for (int i = 0; failover && i < member_count; ++i) {
+    std::unique_ptr<TcpProxy> link;
+    for (int attempt = 0; !link && attempt < 20; ++attempt) {
+      link = std::make_unique<TcpProxy>("127.0.0.1", static_cast<uint16_t>(std::stoi(vars["etcd_port"])));
+      std::string err = link->start();
+      if (!err.empty()) {
+        result.line = "etcd proxy: " + err;
+        return result;
+      }
+      if (used.count(link->port())) link.reset();  // a port already promised to a node: again
+    }
+    if (!link) {
+      result.line = "etcd proxy: no free port";
+      return result;
+    }
+    used.insert(link->port());
+    links.push_back(std::move(link));
+  }
   std::string first_broker_cmd;
   for (int i = 1; i <= member_count; ++i) {
     Member m;
@@ -394,12 +415,7 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
     mvars["data"] = dir + "/data/store";
     mvars["member"] = std::to_string(i);
     if (failover) {
-      m.etcd_link = std::make_unique<TcpProxy>("127.0.0.1", static_cast<uint16_t>(std::stoi(vars["etcd_port"])));
-      std::string err = m.etcd_link->start();
-      if (!err.empty()) {
-        result.line = "etcd proxy: " + err;
-        return result;
-      }
+      m.etcd_link = std::move(links[static_cast<size_t>(i - 1)]);
       mvars["etcd"] = m.etcd_link->address();
     }
     const std::string tmpl =

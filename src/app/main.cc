@@ -119,6 +119,8 @@ int run_controller_mode_broker(holdfast::BrokerConfig config, const std::string&
   agent.start();
   FailoverRole role = agent.role();
   bool announced = false;
+  constexpr int kMaxMasterStartFailures = 3;  // about 3 s of retries
+  int master_start_failures = 0;
   while (!g_stop.load()) {
     holdfast::BrokerConfig core_config = config;
     core_config.enable_controller_mode = false;  // the core runs one fixed role
@@ -138,7 +140,13 @@ int run_controller_mode_broker(holdfast::BrokerConfig config, const std::string&
     Status st = core.start();
     if (!st.is_ok()) {
       core.stop();
-      if (!announced) {
+      master_start_failures = role.kind == FailoverRole::Kind::kMaster ? master_start_failures + 1 : 0;
+      if (!announced || master_start_failures >= kMaxMasterStartFailures) {
+        // An elected member that cannot serve (its HA port taken, its store unusable) must not
+        // keep the master key: stopping the agent revokes its lease, so another member is elected
+        // now instead of the group having no working master for as long as this process lives.
+        if (announced) log->error("failover: elected master of epoch {} but cannot serve as master; giving up the "
+                                  "lease so another member is elected", role.epoch);
         agent.stop();
         return fail("broker", st);
       }
@@ -147,6 +155,7 @@ int run_controller_mode_broker(holdfast::BrokerConfig config, const std::string&
       role = agent.wait_role_change(role.generation, 1000);
       continue;
     }
+    master_start_failures = 0;
     if (!announced) {
       std::printf("Holdfast broker on %s (Ctrl-C stops it)\n", core.address().c_str());
       std::fflush(stdout);
