@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <random>
@@ -66,6 +67,17 @@ void sleep_ms(int64_t ms) {
   }
 }
 
+bool write_text_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.close();
+  return static_cast<bool>(out);
+}
+
+// libfaketime from Debian's package: every member of a clock-jump run runs under it, its offset
+// read from a file the drill rewrites (at most once a second).
+constexpr const char* kFaketimeLibrary = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+
 // The history of one run, streamed to RUN_DIR/history.jsonl as it happens. Events come as JSON
 // objects in the shape of drill/history.h and are parsed into that contract on the way in.
 class HistoryFile {
@@ -92,6 +104,7 @@ struct Member {
   std::unique_ptr<FaultFsMount> faultfs;
   std::unique_ptr<TcpProxy> etcd_link;
   std::unique_ptr<NodeProcess> broker;
+  std::string faketime_file;  // clock-jump: the libfaketime offset this member's clocks run at
 
   Status start() {
     if (faultfs) HF_RETURN_IF_ERROR(faultfs->mount());
@@ -317,6 +330,17 @@ std::string inject(const std::string& scenario, Cluster& c, HistoryFile& h, std:
     window("end", "restarted", who);
     return st.is_ok() ? "" : st.to_string();
   }
+  if (scenario == "clock-jump") {
+    const int64_t jump_s = 10 + static_cast<int64_t>(rng() % 21);
+    const std::string who = target_name;
+    window("start", "clocks " + std::to_string(jump_s) + " s ahead", who);
+    if (!write_text_file(target.faketime_file, "+" + std::to_string(jump_s) + "\n")) return "cannot write " + target.faketime_file;
+    sleep_ms(outage_ms + 2000);
+    if (!write_text_file(target.faketime_file, "+0\n")) return "cannot write " + target.faketime_file;
+    sleep_ms(1100);  // libfaketime reads the file at most once a second
+    window("end", "clocks back", who);
+    return "";
+  }
   return "scenario " + scenario + " has no fault here";
 }
 
@@ -426,9 +450,23 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
       result.line = (broker_cmd.is_ok() ? broker_pid_file.status() : broker_cmd.status()).to_string();
       return result;
     }
-    if (first_broker_cmd.empty()) first_broker_cmd = broker_cmd.value();
+    std::string command = broker_cmd.value();
+    if (scenario == "clock-jump") {
+      if (!fs::exists(kFaketimeLibrary)) {
+        result.line = std::string("clock-jump needs ") + kFaketimeLibrary + " (Debian package libfaketime)";
+        return result;
+      }
+      m.faketime_file = dir + "/faketime";
+      if (!write_text_file(m.faketime_file, "+0\n")) {
+        result.line = "cannot write " + m.faketime_file;
+        return result;
+      }
+      command = std::string("env LD_PRELOAD=") + kFaketimeLibrary + " FAKETIME_TIMESTAMP_FILE=" + m.faketime_file +
+                " FAKETIME_CACHE_DURATION=1 DONT_FAKE_MONOTONIC=1 " + command;
+    }
+    if (first_broker_cmd.empty()) first_broker_cmd = command;
     const std::string name = failover ? "member" + std::to_string(i) : "broker";
-    m.broker = std::make_unique<NodeProcess>(name, broker_cmd.value(), m.port, run_dir + "/" + name + ".log",
+    m.broker = std::make_unique<NodeProcess>(name, command, m.port, run_dir + "/" + name + ".log",
                                              broker_pid_file.value());
     c.members.push_back(std::move(m));
   }
@@ -537,6 +575,10 @@ const std::vector<ScenarioInfo>& scenarios() {
        false, true},
       {"slave-loss", "kill -9 of a slave under load, restart: the group keeps acknowledging, nothing is lost", false,
        true},
+      {"clock-jump",
+       "the master's clocks (wall and monotonic, libfaketime) jump 10-30 s ahead, then back: its lease looks "
+       "expired, then valid again; no two masters acknowledge at once, nothing is lost",
+       false, true},
       {"random", "a seeded mix of the scenarios above (those the topology supports), one per run", true},
   };
   return kAll;
