@@ -488,6 +488,7 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
   }
   wo.name_server = c.ns_addr;
   wo.producers = opts.producers;
+  wo.ordered = opts.ordered;
   wo.run_tag = "r" + std::to_string(seed);
   Workload workload(wo, [&history](nlohmann::json e) { history.add(std::move(e)); });
   err = workload.start();
@@ -535,6 +536,7 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
     run_info.target = "holdfast: 1 name server, 1 broker, " + opts.flush;
   }
   run_info.settings = {{"producers", std::to_string(opts.producers)},
+                       {"ordered", opts.ordered ? "yes" : "no"},
                        {"topology", opts.topology},
                        {"name server command", ns_cmd.value()},
                        {"broker command", first_broker_cmd}};

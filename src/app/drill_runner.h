@@ -44,6 +44,7 @@ struct DrillOptions {
   std::string namesrv_pid_file;
   std::string broker_pid_file;
   int producers = 2;
+  bool ordered = false;  // ordered producers and an orderly consumer group (the reorder check)
   bool keep_data = false;  // keep the store of passing runs too (a failing run's is always kept)
 };
 

@@ -39,7 +39,7 @@ std::string Workload::start() {
   co.long_poll_ms = 2000;
   co.pull_exception_delay_ms = 200;
   co.call_timeout_ms = 2000;
-  auto consumer = PushConsumer::start(co, [this](const std::vector<ReceivedMessage>& messages) {
+  auto record = [this](const std::vector<ReceivedMessage>& messages) {
     for (const auto& m : messages) {
       {
         std::lock_guard lock(mu_);
@@ -52,8 +52,19 @@ std::string Workload::start() {
              {"queue", m.queue_id},
              {"offset", m.queue_offset}});
     }
-    return ConsumeResult::kSuccess;
-  });
+  };
+  // Ordered runs consume orderly (one queue at a time, in offset order, under the broker's queue
+  // lock), as an ordered pipeline would; the checker then holds deliveries to send order.
+  auto consumer = options_.ordered
+                      ? PushConsumer::start_orderly(co,
+                                                    [record](const std::vector<ReceivedMessage>& messages) {
+                                                      record(messages);
+                                                      return OrderlyConsumeResult::kSuccess;
+                                                    })
+                      : PushConsumer::start(co, [record](const std::vector<ReceivedMessage>& messages) {
+                          record(messages);
+                          return ConsumeResult::kSuccess;
+                        });
   if (!consumer.ok()) return "push consumer: " + consumer.error().to_string();
   consumer_ = std::move(consumer).value();
   for (int i = 0; i < options_.producers; ++i) producers_.emplace_back([this, i] { produce(i); });
@@ -79,12 +90,16 @@ void Workload::produce(int index) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+  // Ordered: every message of this producer goes to the queue its order key hashes to, with a
+  // sequence number that rises in send order.
+  const std::string order_key = options_.run_tag + "-" + producer;
+  const MessageQueueSelector by_key = select_queue_by_hash();
   for (int64_t n = 0; p && !stopping_.load(); ++n) {
     const std::string id = options_.run_tag + "-" + producer + "-" + std::to_string(n);
     Message m(options_.topic, id, "drill");
     m.keys = {id};
     sink_({{"type", "send"}, {"id", id}, {"producer", producer}});
-    auto r = p->send(m);
+    auto r = options_.ordered ? p->send(m, by_key, order_key) : p->send(m);
     if (r.ok() && r.value().status == SendStatus::kSendOk) {
       const SendResult& s = r.value();
       {
@@ -92,14 +107,19 @@ void Workload::produce(int index) {
         acked_ids_.push_back(id);
       }
       acked_count_.fetch_add(1);
-      sink_({{"type", "ack"},
-             {"id", id},
-             {"producer", producer},
-             {"msg_id", s.msg_id},
-             {"broker", s.queue.broker_name},
-             {"queue", s.queue.queue_id},
-             {"offset", s.queue_offset},
-             {"epoch", s.master_epoch}});
+      nlohmann::json ack{{"type", "ack"},
+                         {"id", id},
+                         {"producer", producer},
+                         {"msg_id", s.msg_id},
+                         {"broker", s.queue.broker_name},
+                         {"queue", s.queue.queue_id},
+                         {"offset", s.queue_offset},
+                         {"epoch", s.master_epoch}};
+      if (options_.ordered) {
+        ack["order_key"] = order_key;
+        ack["seq"] = n;
+      }
+      sink_(std::move(ack));
     } else {
       const std::string error = r.ok() ? std::string(send_status_name(r.value().status)) : r.error().to_string();
       sink_({{"type", "fail"}, {"id", id}, {"producer", producer}, {"error", error}});

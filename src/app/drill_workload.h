@@ -33,6 +33,9 @@ struct WorkloadOptions {
   int retries = 2;
   int64_t send_timeout_ms = 3000;
   std::string run_tag;  // makes ids unique across runs
+  // Ordered messages: each producer sends to the queue its order key hashes to, with a rising
+  // sequence; the consumer group consumes orderly; acks carry order_key and seq for the checker.
+  bool ordered = false;
 };
 
 class Workload {
