@@ -15,11 +15,23 @@ void add_example(std::vector<std::string>* examples, std::string text) {
   if (examples->size() < kMaxExamples) examples->push_back(std::move(text));
 }
 
-// Time from `from` to the first ack strictly after it; ack_times is sorted.
-std::optional<int64_t> first_ack_after(const std::vector<int64_t>& ack_times, int64_t from) {
-  auto it = std::upper_bound(ack_times.begin(), ack_times.end(), from);
-  if (it == ack_times.end()) return std::nullopt;
-  return *it - from;
+// An ack's time and the time its send began (the ack's own time when the history has no send
+// event for it).
+struct AckTime {
+  int64_t ack_t;
+  int64_t send_t;
+};
+
+// Time from `from` to the first ack strictly after it of a send that began strictly after it (a
+// send in flight at `from` that completes later shows nothing about recovery); acks is sorted by
+// ack_t.
+std::optional<int64_t> first_ack_after(const std::vector<AckTime>& acks, int64_t from) {
+  for (auto it = std::upper_bound(acks.begin(), acks.end(), from,
+                                  [](int64_t t, const AckTime& a) { return t < a.ack_t; });
+       it != acks.end(); ++it) {
+    if (it->send_t > from) return it->ack_t - from;
+  }
+  return std::nullopt;
 }
 
 struct OrderedDelivery {
@@ -98,7 +110,8 @@ Verdict check_history(const std::vector<Event>& history) {
   // Ids delivered or stored, in the order first seen: the stored-but-unacknowledged candidates.
   std::vector<std::string> seen_order;
   std::unordered_set<std::string> seen;
-  std::vector<int64_t> ack_times;
+  std::vector<AckTime> ack_times;
+  std::unordered_map<std::string, int64_t> send_time;  // id -> when its (last) send began
   std::unordered_map<std::string, LastAck> highest_epoch;  // per broker name
   std::unordered_map<std::string, const Event*> ordered_ack;  // id -> its first ack, ordered ids only
 
@@ -107,10 +120,14 @@ Verdict check_history(const std::vector<Event>& history) {
     switch (e->type) {
       case EventType::kSend:
         ++v.sends;
+        send_time[e->id] = e->t;
         break;
       case EventType::kAck: {
         ++v.acks;
-        ack_times.push_back(e->t);
+        {
+          auto sent = send_time.find(e->id);
+          ack_times.push_back({e->t, sent == send_time.end() ? e->t : sent->second});
+        }
         if (acks_per_id[e->id]++ == 0) {
           acked_order.push_back(e->id);
           if (e->is_ordered()) ordered_ack.emplace(e->id, e);

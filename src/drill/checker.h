@@ -19,8 +19,10 @@
 //                out but the broker kept the message). Reported, not an error.
 //   epoch anomaly   an ack whose epoch is below the epoch of an earlier ack (by t) of the same
 //                broker name: two masters acknowledging at once. Epoch -1 (unknown) is ignored.
-//   recovery     per fault window: fault start to the first ack strictly after it, and fault end
-//                to the first ack strictly after it; "none" when no ack followed.
+//   recovery     per fault window: fault start to the first ack strictly after it of a send that
+//                began strictly after it (a send in flight at the fault proves nothing), and the
+//                same from the fault end; "none" when no such ack followed. Acks without a send
+//                event count as sent when acknowledged.
 //
 // Events are judged in time order (a stable sort by t), so histories appended from many threads
 // out of order check the same.

@@ -276,6 +276,22 @@ TEST(DrillChecker, RecoveryIsTheFirstAckStrictlyAfterEachEdgeOrNone) {
   EXPECT_TRUE(j["faults"][2]["end_ms"].is_null());
 }
 
+TEST(DrillChecker, RecoveryIgnoresSendsThatWereInFlightWhenTheFaultBegan) {
+  Event s1 = ack(900, "in-flight");
+  s1.type = EventType::kSend;
+  Event s2 = ack(1100, "after");
+  s2.type = EventType::kSend;
+  const std::vector<Event> h{s1,
+                             fault(1000, EventType::kFaultStart, "pause-master"),
+                             s2,
+                             ack(1500, "in-flight"),  // a paused broker answered it late
+                             ack(1700, "after"),
+                             fault(2000, EventType::kFaultEnd, "pause-master")};
+  const Verdict v = check_history(h);
+  ASSERT_EQ(v.faults.size(), 1u);
+  EXPECT_EQ(v.faults[0].recovery_ms, 700);
+}
+
 TEST(DrillChecker, AFaultEndClosesTheOpenWindowOfTheSameTarget) {
   const std::vector<Event> h{fault(10, EventType::kFaultStart, "kill-master", "broker-a/0"),
                              fault(20, EventType::kFaultStart, "kill-master", "broker-b/0"),
