@@ -63,15 +63,19 @@ crash-soak: $(BUILD_DIR)/Makefile
 	bash scripts/crash_soak.sh $(BUILD_DIR)/bin/store_crash_loop_test $(SECONDS) $(NOISE) "$(FIRST_SEED)" $(SOAK_PROCS)
 
 # Not part of `make test`: randomized fault drills (docs/drills.md) against Holdfast in its
-# zero-loss configuration; exits non-zero if any run lost an acknowledged message. Options:
-# SCENARIO (default random), RUNS (default 100), SEED (default 1), DURATION (seconds of load per
-# run, default 6), FLUSH (SYNC_FLUSH or ASYNC_FLUSH), REPORT (default ./drill-report).
+# zero-loss configuration (etcd and three controller-mode members, SYNC_MASTER + SYNC_FLUSH);
+# exits non-zero if any run lost an acknowledged message. Options: SCENARIO (default random),
+# RUNS (default 100), SEED (default 1), DURATION (seconds of load per run, default 3), FLUSH
+# (SYNC_FLUSH or ASYNC_FLUSH), ROLE (SYNC_MASTER or ASYNC_MASTER), TOPOLOGY (failover or single),
+# REPORT (default ./drill-report).
 SCENARIO ?= random
 RUNS ?= 100
 SEED ?= 1
-DURATION ?= 6
+DURATION ?= 3
 FLUSH ?= SYNC_FLUSH
+ROLE ?= SYNC_MASTER
+TOPOLOGY ?= failover
 REPORT ?= ./drill-report
 drill: build
 	./$(BUILD_DIR)/bin/holdfast drill run --scenario $(SCENARIO) --runs $(RUNS) --seed $(SEED) \
-	  --duration $(DURATION) --flush $(FLUSH) --report $(REPORT)
+	  --duration $(DURATION) --flush $(FLUSH) --role $(ROLE) --topology $(TOPOLOGY) --report $(REPORT)
