@@ -57,9 +57,13 @@ CLI::App* add_drill_command(CLI::App& app, std::shared_ptr<int> exit_code) {
   run->add_option("--broker-cmd", opts->broker_command,
                   "Broker command template ({bin} {ns_port} {port} {ha_port} {data} {flush} {run}; failover topology: "
                   "{member} {etcd} {role}); default: holdfast broker");
-  run->add_flag("--ordered", opts->ordered,
+  CLI::Option* ordered = run->add_flag("--ordered", opts->ordered,
                 "Ordered messages: each producer sends to one queue by key, the group consumes orderly, and the "
                 "checker counts reorderings");
+  run->add_flag("--transactional", opts->transactional,
+                "Transactional producers: half messages whose local transaction commits, check-backs answered "
+                "from the drill's record")
+      ->excludes(ordered);
   run->add_flag("--keep-data", opts->keep_data, "Keep the store of passing runs too (a failing run's is kept)");
   run->add_option("--namesrv-pidfile", opts->namesrv_pid_file,
                   "For a name server start script that daemonizes: where it writes the pid (template)");

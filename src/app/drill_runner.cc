@@ -32,14 +32,14 @@ constexpr const char* kDefaultBroker =
     "{bin} broker --host 127.0.0.1 brokerName=drill-broker brokerClusterName=DrillCluster listenPort={port} "
     "haListenPort={ha_port} fastListenPortEnable=false namesrvAddr=127.0.0.1:{ns_port} storePathRootDir={data} "
     "brokerIP1=127.0.0.1 autoCreateTopicEnable=true mappedFileSizeCommitLog=67108864 flushDiskType={flush} "
-    "cleanResourceInterval=1000";
+    "cleanResourceInterval=1000 transactionCheckInterval=1000 transactionTimeOut=2000";
 // A controller-mode member (docs/replication.md, "Automatic failover"): {member} is its brokerId,
 // {etcd} its own link to etcd, {role} the role it takes when elected; lease 2 s.
 constexpr const char* kDefaultFailoverBroker =
     "{bin} broker --host 127.0.0.1 brokerName=drill-broker brokerClusterName=DrillCluster listenPort={port} "
     "haListenPort={ha_port} fastListenPortEnable=false namesrvAddr=127.0.0.1:{ns_port} storePathRootDir={data} "
     "brokerIP1=127.0.0.1 autoCreateTopicEnable=true mappedFileSizeCommitLog=67108864 flushDiskType={flush} "
-    "cleanResourceInterval=1000 enableControllerMode=true etcdEndpoints={etcd} brokerId={member} brokerRole={role} "
+    "cleanResourceInterval=1000 transactionCheckInterval=1000 transactionTimeOut=2000 enableControllerMode=true etcdEndpoints={etcd} brokerId={member} brokerRole={role} "
     "controllerHeartBeatTimeoutMills=2000 brokerHeartbeatInterval=400 syncControllerMetadataPeriod=100 "
     "haMaxTimeSlaveNotCatchup=5000 slaveTimeout=2000 haSendHeartbeatInterval=500";
 // One etcd member (Debian's etcd-server) with short heartbeats, so that leases of 2 s are accepted.
@@ -489,6 +489,7 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
   wo.name_server = c.ns_addr;
   wo.producers = opts.producers;
   wo.ordered = opts.ordered;
+  wo.transactional = opts.transactional;
   wo.run_tag = "r" + std::to_string(seed);
   Workload workload(wo, [&history](nlohmann::json e) { history.add(std::move(e)); });
   err = workload.start();
@@ -537,6 +538,7 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
   }
   run_info.settings = {{"producers", std::to_string(opts.producers)},
                        {"ordered", opts.ordered ? "yes" : "no"},
+                       {"transactional", opts.transactional ? "yes" : "no"},
                        {"topology", opts.topology},
                        {"name server command", ns_cmd.value()},
                        {"broker command", first_broker_cmd}};

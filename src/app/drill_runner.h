@@ -45,6 +45,7 @@ struct DrillOptions {
   std::string broker_pid_file;
   int producers = 2;
   bool ordered = false;  // ordered producers and an orderly consumer group (the reorder check)
+  bool transactional = false;  // transactional producers (half message, commit, check-back)
   bool keep_data = false;  // keep the store of passing runs too (a failing run's is always kept)
 };
 

@@ -6,6 +6,7 @@
 #include "holdfast/producer.h"
 #include "holdfast/pull_consumer.h"
 #include "holdfast/push_consumer.h"
+#include "holdfast/transaction_producer.h"
 
 namespace holdfast::drill {
 namespace {
@@ -82,11 +83,35 @@ void Workload::produce(int index) {
   po.heartbeat_broker_interval_ms = 1000;
   const std::string producer = "p" + std::to_string(index);
   std::unique_ptr<Producer> p;
+  std::unique_ptr<TransactionProducer> tp;
+  // Transactional: the local transaction "commits" by recording the id (this drill's database),
+  // and a check-back answers from that record: commit if it is there, roll back if not (a half
+  // message whose SEND_OK never arrived never ran its local transaction).
+  TransactionListener listener;
+  listener.execute = [this](const Message& m, const std::string&, const std::string&) {
+    std::lock_guard lock(mu_);
+    committed_.insert(m.body);
+    return LocalTransactionState::kCommit;
+  };
+  listener.check = [this](const ReceivedMessage& m) {
+    std::lock_guard lock(mu_);
+    return committed_.count(m.body) ? LocalTransactionState::kCommit : LocalTransactionState::kRollback;
+  };
   while (!stopping_.load()) {
-    auto started = Producer::start(po);
-    if (started.ok()) {
-      p = std::move(started).value();
-      break;
+    if (options_.transactional) {
+      TransactionProducerOptions to;
+      to.producer = po;
+      auto started = TransactionProducer::start(to, listener);
+      if (started.ok()) {
+        tp = std::move(started).value();
+        break;
+      }
+    } else {
+      auto started = Producer::start(po);
+      if (started.ok()) {
+        p = std::move(started).value();
+        break;
+      }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
@@ -94,12 +119,20 @@ void Workload::produce(int index) {
   // sequence number that rises in send order.
   const std::string order_key = options_.run_tag + "-" + producer;
   const MessageQueueSelector by_key = select_queue_by_hash();
-  for (int64_t n = 0; p && !stopping_.load(); ++n) {
+  auto send = [&](const Message& m) -> Outcome<SendResult> {
+    if (tp) {
+      auto r = tp->send_in_transaction(m, "");
+      if (!r.ok()) return r.error();
+      return r.value().send;  // SEND_OK of the half message; its local transaction committed
+    }
+    return options_.ordered ? p->send(m, by_key, order_key) : p->send(m);
+  };
+  for (int64_t n = 0; (p || tp) && !stopping_.load(); ++n) {
     const std::string id = options_.run_tag + "-" + producer + "-" + std::to_string(n);
     Message m(options_.topic, id, "drill");
     m.keys = {id};
     sink_({{"type", "send"}, {"id", id}, {"producer", producer}});
-    auto r = options_.ordered ? p->send(m, by_key, order_key) : p->send(m);
+    auto r = send(m);
     if (r.ok() && r.value().status == SendStatus::kSendOk) {
       const SendResult& s = r.value();
       {
@@ -128,6 +161,7 @@ void Workload::produce(int index) {
     if (options_.send_interval_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options_.send_interval_ms));
   }
   if (p) p->shutdown();
+  if (tp) tp->shutdown();
 }
 
 void Workload::stop_producers() {

@@ -36,6 +36,9 @@ struct WorkloadOptions {
   // Ordered messages: each producer sends to the queue its order key hashes to, with a rising
   // sequence; the consumer group consumes orderly; acks carry order_key and seq for the checker.
   bool ordered = false;
+  // Transactional messages: each message is a half message whose local transaction commits; an
+  // acknowledged message is one whose half send was SEND_OK (and so whose transaction committed).
+  bool transactional = false;
 };
 
 class Workload {
@@ -74,6 +77,7 @@ class Workload {
   mutable std::mutex mu_;
   std::vector<std::string> acked_ids_;      // guarded by mu_
   std::unordered_set<std::string> seen_;    // delivered ids, guarded by mu_
+  std::unordered_set<std::string> committed_;  // transactional: local transactions committed, guarded by mu_
 };
 
 }  // namespace holdfast::drill
