@@ -40,13 +40,13 @@ CLI::App* add_drill_command(CLI::App& app, std::shared_ptr<int> exit_code) {
       ->check(CLI::IsMember({"SYNC_FLUSH", "ASYNC_FLUSH"}))
       ->capture_default_str();
   run->add_option("--topology", opts->topology,
-                  "single: a name server and one broker; failover: etcd, a name server and --members "
-                  "controller-mode brokers of one group")
-      ->check(CLI::IsMember({"single", "failover"}))
+                  "single: a name server and one broker; master-slave: a master and --members - 1 slaves; "
+                  "failover: etcd, a name server and --members controller-mode brokers of one group")
+      ->check(CLI::IsMember({"single", "master-slave", "failover"}))
       ->capture_default_str();
-  run->add_option("--members", opts->members, "Brokers in the failover topology")->check(CLI::Range(2, 5))
+  run->add_option("--members", opts->members, "Brokers in the master-slave and failover topologies")->check(CLI::Range(2, 5))
       ->capture_default_str();
-  run->add_option("--role", opts->role, "brokerRole an elected member takes (failover topology)")
+  run->add_option("--role", opts->role, "{role}: the master's brokerRole (an elected member's, in failover)")
       ->check(CLI::IsMember({"SYNC_MASTER", "ASYNC_MASTER"}))
       ->capture_default_str();
   run->add_option("--etcd-cmd", opts->etcd_command,
@@ -55,8 +55,8 @@ CLI::App* add_drill_command(CLI::App& app, std::shared_ptr<int> exit_code) {
   run->add_option("--namesrv-cmd", opts->namesrv_command,
                   "Name server command template ({bin} {ns_port} {run}); default: holdfast namesrv");
   run->add_option("--broker-cmd", opts->broker_command,
-                  "Broker command template ({bin} {ns_port} {port} {ha_port} {data} {flush} {run}; failover topology: "
-                  "{member} {etcd} {role}); default: holdfast broker");
+                  "Broker command template ({bin} {ns_port} {port} {ha_port} {data} {flush} {run}; with members: "
+                  "{member} {role}; master-slave: {broker_id}; failover: {etcd}); default: holdfast broker");
   CLI::Option* ordered = run->add_flag("--ordered", opts->ordered,
                 "Ordered messages: each producer sends to one queue by key, the group consumes orderly, and the "
                 "checker counts reorderings");
@@ -87,7 +87,8 @@ CLI::App* add_drill_command(CLI::App& app, std::shared_ptr<int> exit_code) {
   list->callback([exit_code]() {
     for (const auto& s : scenarios()) {
       std::printf("%-16s %s%s%s\n", s.name.c_str(), s.proves.c_str(), s.needs_faultfs ? " [faultfs]" : "",
-                  s.needs_failover ? " [--topology failover]" : "");
+                  s.needs_etcd ? " [--topology failover]"
+                                 : (s.needs_replicas ? " [--topology failover|master-slave]" : ""));
     }
     *exit_code = 0;
   });

@@ -33,6 +33,8 @@ constexpr const char* kDefaultBroker =
     "haListenPort={ha_port} fastListenPortEnable=false namesrvAddr=127.0.0.1:{ns_port} storePathRootDir={data} "
     "brokerIP1=127.0.0.1 autoCreateTopicEnable=true mappedFileSizeCommitLog=67108864 flushDiskType={flush} "
     "cleanResourceInterval=1000 transactionCheckInterval=1000 transactionTimeOut=2000";
+// master-slave topology: {broker_id} 0 for the master, {role} its role or SLAVE.
+constexpr const char* kMasterSlaveSuffix = " brokerId={broker_id} brokerRole={role}";
 // A controller-mode member (docs/replication.md, "Automatic failover"): {member} is its brokerId,
 // {etcd} its own link to etcd, {role} the role it takes when elected; lease 2 s.
 constexpr const char* kDefaultFailoverBroker =
@@ -115,7 +117,7 @@ struct Member {
 // The cluster of one run: a name server and one broker ("single"), or etcd, a name server and a
 // controller-mode broker group of several members ("failover").
 struct Cluster {
-  bool failover = false;
+  bool failover = false;  // etcd and controller-mode members
   std::string ns_addr;
   std::unique_ptr<NodeProcess> etcd;
   std::unique_ptr<NodeProcess> namesrv;
@@ -170,7 +172,7 @@ struct Cluster {
   // Failover topology: waits until a master and every slave are registered, then creates the
   // topic on every member (a slave elected later must already have its queues).
   std::string wait_ready(const std::string& topic, int64_t timeout_ms) {
-    if (!failover) return "";
+    if (members.size() == 1) return "";
     const int64_t deadline = steady_ms() + timeout_ms;
     while (master() < 0 || registered() < members.size()) {
       if (steady_ms() > deadline) return "the group did not elect a master with every member registered in time";
@@ -208,7 +210,8 @@ std::string inject(const std::string& scenario, Cluster& c, HistoryFile& h, std:
   const int master = c.master();
   if (master < 0) return "the name server names no master to hurt";
   Member& target = c.members[static_cast<size_t>(master)];
-  const std::string target_name = c.failover ? "member " + std::to_string(target.id) + " (master)" : "broker";
+  const bool group = c.members.size() > 1;
+  const std::string target_name = group ? "member " + std::to_string(target.id) + " (master)" : "broker";
   auto window = [&](const char* phase, const std::string& detail, const std::string& who) {
     h.add({{"type", "fault"}, {"phase", phase}, {"fault", scenario}, {"target", who}, {"detail", detail}});
   };
@@ -236,19 +239,19 @@ std::string inject(const std::string& scenario, Cluster& c, HistoryFile& h, std:
       if (static_cast<int>(i) != master) order.push_back(i);
     }
     order.push_back(static_cast<size_t>(master));
-    window("start", "SIGTERM and restart of every member in turn", c.failover ? "every member" : "broker");
+    window("start", "SIGTERM and restart of every member in turn", group ? "every member" : "broker");
     for (size_t i : order) {
       c.members[i].broker->terminate(15000);
       Status st = c.members[i].start();
       if (!st.is_ok()) return st.to_string();
     }
-    window("end", "restarted", c.failover ? "every member" : "broker");
+    window("end", "restarted", group ? "every member" : "broker");
     return "";
   }
   if (scenario == "power-loss-one" || scenario == "power-loss-all") {
     const bool torn = rng() % 2 == 0;
     const bool all = scenario == "power-loss-all";
-    const std::string who = all ? (c.failover ? "every node" : "name server and broker") : target_name;
+    const std::string who = all ? (group ? "every node" : "name server and broker") : target_name;
     window("start", "killed, unsynced writes dropped" + std::string(torn ? " (torn)" : ""), who);
     std::vector<Member*> hit;
     if (all) {
@@ -353,6 +356,7 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
   RunResult result;
   const ScenarioInfo* info = find_scenario(scenario);
   const bool failover = opts.topology == "failover";
+  const bool master_slave = opts.topology == "master-slave";
   const std::string run_dir = fs::absolute(opts.report_dir + "/run-" + std::to_string(index)).string();
   std::error_code ec;
   fs::remove_all(run_dir, ec);
@@ -395,7 +399,7 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
   }
   c.namesrv = std::make_unique<NodeProcess>("namesrv", ns_cmd.value(), ns_port, run_dir + "/namesrv.log",
                                             ns_pid_file.value());
-  const int member_count = failover ? opts.members : 1;
+  const int member_count = failover || master_slave ? opts.members : 1;
   // The etcd links listen first: each takes a port of the kernel's choosing, which must not be
   // one the members are about to be given (a member's HA port once collided with one).
   std::vector<std::unique_ptr<TcpProxy>> links;
@@ -426,7 +430,7 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
     used.insert(static_cast<uint16_t>(m.port - 2));
     used.insert(static_cast<uint16_t>(m.port + 1));
     m.ha_port = fresh_port();
-    const std::string dir = failover ? run_dir + "/m" + std::to_string(i) : run_dir;
+    const std::string dir = member_count > 1 ? run_dir + "/m" + std::to_string(i) : run_dir;
     fs::create_directories(dir + "/data", ec);
     if (info->needs_faultfs) {
       fs::create_directories(dir + "/backing", ec);
@@ -438,12 +442,18 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
     mvars["ha_port"] = std::to_string(m.ha_port);
     mvars["data"] = dir + "/data/store";
     mvars["member"] = std::to_string(i);
+    // master-slave: member 1 is the master (brokerId 0, --role), the others its slaves.
+    mvars["broker_id"] = std::to_string(master_slave ? i - 1 : 0);
+    if (master_slave) mvars["role"] = i == 1 ? opts.role : "SLAVE";
     if (failover) {
       m.etcd_link = std::move(links[static_cast<size_t>(i - 1)]);
       mvars["etcd"] = m.etcd_link->address();
     }
     const std::string tmpl =
-        !opts.broker_command.empty() ? opts.broker_command : (failover ? kDefaultFailoverBroker : kDefaultBroker);
+        !opts.broker_command.empty()
+            ? opts.broker_command
+            : (failover ? kDefaultFailoverBroker
+                        : (master_slave ? std::string(kDefaultBroker) + kMasterSlaveSuffix : std::string(kDefaultBroker)));
     auto broker_cmd = expand_template(tmpl, mvars);
     auto broker_pid_file = expand_template(opts.broker_pid_file, mvars);
     if (!broker_cmd.is_ok() || !broker_pid_file.is_ok()) {
@@ -465,7 +475,7 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
                 " FAKETIME_CACHE_DURATION=1 DONT_FAKE_MONOTONIC=1 " + command;
     }
     if (first_broker_cmd.empty()) first_broker_cmd = command;
-    const std::string name = failover ? "member" + std::to_string(i) : "broker";
+    const std::string name = member_count > 1 ? "member" + std::to_string(i) : "broker";
     m.broker = std::make_unique<NodeProcess>(name, command, m.port, run_dir + "/" + name + ".log",
                                              broker_pid_file.value());
     c.members.push_back(std::move(m));
@@ -529,7 +539,10 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
   run_info.runs = opts.runs;
   run_info.duration_ms = opts.duration_ms;
   if (!opts.broker_command.empty()) {
-    run_info.target = "broker from --broker-cmd" + std::string(failover ? ", failover topology" : "");
+    run_info.target = "broker from --broker-cmd, " + opts.topology + " topology";
+  } else if (master_slave) {
+    run_info.target = "holdfast: 1 name server, a " + opts.role + " master and " + std::to_string(member_count - 1) +
+                      " slave(s), " + opts.flush;
   } else if (failover) {
     run_info.target = "holdfast: etcd, 1 name server, " + std::to_string(member_count) + " controller-mode members, " +
                       opts.role + ", " + opts.flush;
@@ -548,7 +561,7 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
     // allocated up front, so a long series would otherwise fill the disk.
     for (const char* sub : {"backing", "data", "etcd"}) {
       fs::remove_all(run_dir + "/" + sub, ec);
-      for (int i = 1; i <= member_count && failover; ++i) {
+      for (int i = 1; i <= member_count && member_count > 1; ++i) {
         fs::remove_all(run_dir + "/m" + std::to_string(i) + "/" + sub, ec);
       }
     }
@@ -557,6 +570,12 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
 }
 
 }  // namespace
+
+bool runs_on(const ScenarioInfo& s, const std::string& topology) {
+  if (s.needs_etcd) return topology == "failover";
+  if (s.needs_replicas) return topology != "single";
+  return true;
+}
 
 const std::vector<ScenarioInfo>& scenarios() {
   static const std::vector<ScenarioInfo> kAll{
@@ -576,13 +595,13 @@ const std::vector<ScenarioInfo>& scenarios() {
       {"partition-master",
        "the master is cut off from etcd while clients still reach it: it stops acknowledging, another member is "
        "elected, nothing acknowledged is lost",
-       false, true},
+       false, false, true},
       {"slave-loss", "kill -9 of a slave under load, restart: the group keeps acknowledging, nothing is lost", false,
        true},
       {"clock-jump",
-       "the master's clocks (wall and monotonic, libfaketime) jump 10-30 s ahead, then back: its lease looks "
-       "expired, then valid again; no two masters acknowledge at once, nothing is lost",
-       false, true},
+       "the master's wall clock jumps 10-30 s ahead (libfaketime), then back: nothing acknowledged is lost, no two "
+       "masters acknowledge at once",
+       false},
       {"random", "a seeded mix of the scenarios above (those the topology supports), one per run", true},
   };
   return kAll;
@@ -594,10 +613,9 @@ int run_drills(const DrillOptions& opts) {
     std::fprintf(stderr, "drill: unknown scenario '%s' (see `holdfast drill list`)\n", opts.scenario.c_str());
     return 2;
   }
-  const bool failover = opts.topology == "failover";
-  if (chosen->needs_failover && !failover) {
-    std::fprintf(stderr, "drill: scenario '%s' needs a replicated group: add --topology failover\n",
-                 opts.scenario.c_str());
+  if (!runs_on(*chosen, opts.topology)) {
+    std::fprintf(stderr, "drill: scenario '%s' needs %s\n", opts.scenario.c_str(),
+                 chosen->needs_etcd ? "--topology failover" : "--topology failover or master-slave");
     return 2;
   }
   std::error_code ec;
@@ -617,7 +635,7 @@ int run_drills(const DrillOptions& opts) {
       std::mt19937_64 pick(seed * 7919 + 1);
       std::vector<std::string> eligible;  // every scenario but "random" itself that the topology runs
       for (const auto& s : scenarios()) {
-        if (s.name != "random" && (failover || !s.needs_failover)) eligible.push_back(s.name);
+        if (s.name != "random" && runs_on(s, opts.topology)) eligible.push_back(s.name);
       }
       scenario = eligible[pick() % eligible.size()];
     }

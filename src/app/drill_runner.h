@@ -14,8 +14,12 @@ struct ScenarioInfo {
   std::string name;
   std::string proves;  // one sentence: what a pass shows
   bool needs_faultfs = false;
-  bool needs_failover = false;  // needs the replicated, controller-mode topology
+  bool needs_replicas = false;  // needs slaves: --topology failover or master-slave
+  bool needs_etcd = false;      // needs the controller-mode group: --topology failover
 };
+
+// Whether scenario `s` runs on the topology ("single", "master-slave", "failover").
+bool runs_on(const ScenarioInfo& s, const std::string& topology);
 
 // The scenarios `drill run` can execute here.
 const std::vector<ScenarioInfo>& scenarios();
@@ -29,13 +33,16 @@ struct DrillOptions {
   std::string holdfast_bin;    // {bin}
   std::string faultfs_bin;     // holdfast-faultfs
   std::string flush = "SYNC_FLUSH";  // {flush} in the default broker template
-  // "single": a name server and one broker. "failover": etcd, a name server and `members`
-  // controller-mode brokers of one group, each reaching etcd through a proxy the drill can cut.
+  // "single": a name server and one broker. "master-slave": a name server, a master (--role)
+  // and members - 1 slaves with fixed roles (RocketMQ 4's deployment). "failover": etcd, a name
+  // server and `members` controller-mode brokers of one group, each reaching etcd through a proxy
+  // the drill can cut.
   std::string topology = "single";
   int members = 3;
   std::string role = "SYNC_MASTER";  // {role}: what an elected member becomes (failover topology)
   // Command templates; placeholders: {bin} {ns_port} {port} {ha_port} {data} {flush} {run}, and
-  // in the failover topology {member} {etcd} {role} {etcd_port} {etcd_peer_port}.
+  // with several members {member} (1..N) {role}, master-slave {broker_id}, failover {etcd}
+  // {etcd_port} {etcd_peer_port}.
   std::string etcd_command;
   std::string namesrv_command;
   std::string broker_command;
