@@ -216,14 +216,16 @@ std::string inject(const std::string& scenario, Cluster& c, HistoryFile& h, std:
     h.add({{"type", "fault"}, {"phase", phase}, {"fault", scenario}, {"target", who}, {"detail", detail}});
   };
   const int64_t outage_ms = 500 + static_cast<int64_t>(rng() % 1500);
-  if (scenario == "kill-master") {
-    window("start", "kill -9", target_name);
-    target.broker->kill9();
+  // kill -9 of one member, down for the outage, restarted.
+  auto kill_and_restart = [&](Member& m, const std::string& who) {
+    window("start", "kill -9", who);
+    m.broker->kill9();
     sleep_ms(outage_ms);
-    Status st = target.start();
-    window("end", "restarted", target_name);
-    return st.is_ok() ? "" : st.to_string();
-  }
+    Status st = m.start();
+    window("end", "restarted", who);
+    return st.is_ok() ? std::string() : st.to_string();
+  };
+  if (scenario == "kill-master") return kill_and_restart(target, target_name);
   if (scenario == "pause-master") {
     window("start", "SIGSTOP", target_name);
     target.broker->pause();
@@ -325,13 +327,7 @@ std::string inject(const std::string& scenario, Cluster& c, HistoryFile& h, std:
     size_t slave = 0;
     while (static_cast<int>(slave) == master) ++slave;
     Member& s = c.members[slave];
-    const std::string who = "member " + std::to_string(s.id) + " (slave)";
-    window("start", "kill -9", who);
-    s.broker->kill9();
-    sleep_ms(outage_ms);
-    Status st = s.start();
-    window("end", "restarted", who);
-    return st.is_ok() ? "" : st.to_string();
+    return kill_and_restart(s, "member " + std::to_string(s.id) + " (slave)");
   }
   if (scenario == "clock-jump") {
     const int64_t jump_s = 10 + static_cast<int64_t>(rng() % 21);
