@@ -169,8 +169,9 @@ struct Cluster {
     return n;
   }
 
-  // Failover topology: waits until a master and every slave are registered, then creates the
-  // topic on every member (a slave elected later must already have its queues).
+  // Several members: waits until a master and every slave are registered, then creates the topic
+  // on the master, and in the failover topology on every member (a slave elected later must
+  // already have its queues).
   std::string wait_ready(const std::string& topic, int64_t timeout_ms) {
     if (members.size() == 1) return "";
     const int64_t deadline = steady_ms() + timeout_ms;
@@ -179,7 +180,11 @@ struct Cluster {
       sleep_ms(200);
     }
     admin::AdminClient client(admin::AdminOptions{{ns_addr}, 3000});
-    for (const auto& m : members) {
+    const int master_index = master();
+    for (size_t i = 0; i < members.size(); ++i) {
+      const Member& m = members[i];
+      // Fixed slaves refuse topic changes (RocketMQ's do) and copy the master's topics.
+      if (!failover && static_cast<int>(i) != master_index) continue;
       admin::TopicSpec spec;
       spec.topic = topic;
       spec.read_queue_nums = spec.write_queue_nums = 4;
