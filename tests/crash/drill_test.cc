@@ -2,7 +2,7 @@
 // in its zero-loss configuration pass with reports written; the same power loss against a
 // deliberately broken broker (ASYNC_FLUSH, commit log flushed every 10 s) reports lost messages and
 // exits 1 — the checker can fail. In the failover topology (etcd and three controller-mode members),
-// partition-master and power-loss-all pass as well.
+// partition-master and power-loss-all pass as well, and so does slave-loss in a master-slave group.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/mount.h>
@@ -129,6 +129,14 @@ TEST_F(DrillTest, FailoverGroupPowerLossOfEveryNodeLosesNothingAcknowledged) {
   const std::string why = faultfs_unavailable();
   if (!why.empty()) GTEST_SKIP() << "no FUSE here (" << why << "); the power-loss drill needs holdfast-faultfs";
   Drill d = drill("power-loss-all", "--topology failover");
+  EXPECT_EQ(d.exit_code, 0) << d.output;
+  ASSERT_TRUE(d.verdict.is_object()) << d.output;
+  EXPECT_GT(d.verdict["totals"]["acknowledged"].get<int64_t>(), 50) << d.output;
+  EXPECT_EQ(d.verdict["lost"].get<int64_t>(), 0) << d.output;
+}
+
+TEST_F(DrillTest, MasterSlaveGroupSlaveLossLosesNothingAcknowledged) {
+  Drill d = drill("slave-loss", "--topology master-slave --members 2");
   EXPECT_EQ(d.exit_code, 0) << d.output;
   ASSERT_TRUE(d.verdict.is_object()) << d.output;
   EXPECT_GT(d.verdict["totals"]["acknowledged"].get<int64_t>(), 50) << d.output;
