@@ -56,7 +56,7 @@ CLI::App* add_drill_command(CLI::App& app, std::shared_ptr<int> exit_code) {
                   "Name server command template ({bin} {ns_port} {run}); default: holdfast namesrv");
   run->add_option("--broker-cmd", opts->broker_command,
                   "Broker command template ({bin} {ns_port} {port} {ha_port} {data} {flush} {run}; with members: "
-                  "{member} {role}; master-slave: {broker_id}; failover: {etcd}); default: holdfast broker");
+                  "{member} {role}; master-slave: {broker_id} {master_ha}; failover: {etcd}); default: holdfast broker");
   CLI::Option* ordered = run->add_flag("--ordered", opts->ordered,
                 "Ordered messages: each producer sends to one queue by key, the group consumes orderly, and the "
                 "checker counts reorderings");

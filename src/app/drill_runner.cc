@@ -423,14 +423,22 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
     links.push_back(std::move(link));
   }
   std::string first_broker_cmd;
+  std::vector<std::pair<uint16_t, uint16_t>> ports;  // listen and HA port per member
+  for (int i = 1; i <= member_count; ++i) {
+    const uint16_t port = fresh_port();
+    // RocketMQ's fast port (listenPort - 2) and HA port (listenPort + 1) must not collide either.
+    used.insert(static_cast<uint16_t>(port - 2));
+    used.insert(static_cast<uint16_t>(port + 1));
+    ports.emplace_back(port, fresh_port());
+  }
+  // master-slave: where slaves that are not told by the name server reach the master's HA port
+  // (RocketMQ 4's need haMasterAddress).
+  vars["master_ha"] = "127.0.0.1:" + std::to_string(ports.front().second);
   for (int i = 1; i <= member_count; ++i) {
     Member m;
     m.id = i;
-    m.port = fresh_port();
-    // RocketMQ's fast port (listenPort - 2) and HA port (listenPort + 1) must not collide either.
-    used.insert(static_cast<uint16_t>(m.port - 2));
-    used.insert(static_cast<uint16_t>(m.port + 1));
-    m.ha_port = fresh_port();
+    m.port = ports[static_cast<size_t>(i - 1)].first;
+    m.ha_port = ports[static_cast<size_t>(i - 1)].second;
     const std::string dir = member_count > 1 ? run_dir + "/m" + std::to_string(i) : run_dir;
     fs::create_directories(dir + "/data", ec);
     if (info->needs_faultfs) {
