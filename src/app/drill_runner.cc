@@ -565,6 +565,11 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
                        {"name server command", ns_cmd.value()},
                        {"broker command", first_broker_cmd}};
   result.exit_code = check_history_file(run_dir + "/history.jsonl", run_dir, &result.line, run_info);
+  if (result.exit_code == 0 && workload.acked() == 0) {
+    // A pass with nothing acknowledged proves nothing (a cluster that never worked passes it).
+    result.exit_code = 2;
+    result.line = "INCONCLUSIVE: nothing was acknowledged (" + result.line + ")";
+  }
   if (result.exit_code == 0 && !opts.keep_data) {
     // The store of a passing run is not needed (its history and logs stay); segments are
     // allocated up front, so a long series would otherwise fill the disk.
