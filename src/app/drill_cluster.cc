@@ -85,12 +85,16 @@ Result<std::string> expand_template(const std::string& tmpl, const std::map<std:
   return out;
 }
 
-uint16_t pick_free_port() {
+namespace {
+
+// Binds 127.0.0.1:port (0: a port of the kernel's choosing); returns the bound port or 0.
+uint16_t bind_probe(uint16_t want) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return 0;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(want);
   socklen_t len = sizeof a;
   uint16_t port = 0;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
@@ -100,6 +104,12 @@ uint16_t pick_free_port() {
   ::close(fd);
   return port;
 }
+
+}  // namespace
+
+uint16_t pick_free_port() { return bind_probe(0); }
+
+bool port_is_free(uint16_t port) { return port != 0 && bind_probe(port) == port; }
 
 bool wait_port_open(uint16_t port, int64_t timeout_ms) {
   const int64_t deadline = now_ms() + timeout_ms;

@@ -19,6 +19,9 @@ Result<std::string> expand_template(const std::string& tmpl, const std::map<std:
 // A TCP port on 127.0.0.1 that was free a moment ago (0 if none could be found).
 uint16_t pick_free_port();
 
+// True if 127.0.0.1:port can be bound right now.
+bool port_is_free(uint16_t port);
+
 // True once 127.0.0.1:port accepts a connection, false after timeout_ms.
 bool wait_port_open(uint16_t port, int64_t timeout_ms);
 

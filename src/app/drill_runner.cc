@@ -425,11 +425,20 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
   std::string first_broker_cmd;
   std::vector<std::pair<uint16_t, uint16_t>> ports;  // listen and HA port per member
   for (int i = 1; i <= member_count; ++i) {
-    const uint16_t port = fresh_port();
-    // RocketMQ's fast port (listenPort - 2) and HA port (listenPort + 1) must not collide either.
+    // The HA port is listenPort + 1, as RocketMQ's broker has it whatever haListenPort says, and
+    // its fast port (listenPort - 2) must be free too.
+    uint16_t port = fresh_port();
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      const auto ha = static_cast<uint16_t>(port + 1), fast = static_cast<uint16_t>(port - 2);
+      if (port > 2 && port < 65535 && !used.count(ha) && !used.count(fast) && port_is_free(ha) &&
+          port_is_free(fast)) {
+        break;
+      }
+      port = fresh_port();
+    }
     used.insert(static_cast<uint16_t>(port - 2));
     used.insert(static_cast<uint16_t>(port + 1));
-    ports.emplace_back(port, fresh_port());
+    ports.emplace_back(port, static_cast<uint16_t>(port + 1));
   }
   // master-slave: where slaves that are not told by the name server reach the master's HA port
   // (RocketMQ 4's need haMasterAddress).
