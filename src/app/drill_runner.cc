@@ -321,12 +321,32 @@ std::string inject(const std::string& scenario, Cluster& c, HistoryFile& h, std:
   if (scenario == "partition-master") {
     // The master loses etcd while clients and slaves still reach it: the split-brain case. It
     // must stop acknowledging before its lease runs out in etcd, and another member is elected.
-    window("start", "cut off from etcd (both directions)", target_name);
-    target.etcd_link->cut();
+    // One run in three drops only one direction: the master's keep-alives reach etcd but the
+    // answers do not (it must still stop), or the answers come but its requests are lost.
+    const int mode = static_cast<int>(rng() % 3);
+    window("start",
+           mode == 0 ? "cut off from etcd (both directions)"
+                     : (mode == 1 ? "etcd's answers dropped (one way)" : "its requests to etcd dropped (one way)"),
+           target_name);
+    if (mode == 0) {
+      target.etcd_link->cut();
+    } else {
+      target.etcd_link->cut_one_way(/*client_to_target=*/mode == 2);
+    }
     sleep_ms(outage_ms + 3000);
     target.etcd_link->heal();
     window("end", "healed", target_name);
     return "";
+  }
+  if (scenario == "slow-fsync") {
+    const int64_t delay_ms = 100 + static_cast<int64_t>(rng() % 900);
+    window("start", "every fsync takes " + std::to_string(delay_ms) + " ms longer", target_name);
+    auto r = target.faultfs->control("fsync-delay " + std::to_string(delay_ms));
+    if (!r.is_ok()) return r.status().to_string();
+    sleep_ms(outage_ms + 2000);
+    r = target.faultfs->control("fsync-delay 0");
+    window("end", "fsync back to normal", target_name);
+    return r.is_ok() ? "" : r.status().to_string();
   }
   if (scenario == "slave-loss") {
     size_t slave = 0;
@@ -615,9 +635,11 @@ const std::vector<ScenarioInfo>& scenarios() {
        true},
       {"fsync-eio", "fsync fails with EIO: the master stops acknowledging, nothing acknowledged is lost after restart",
        true},
+      {"slow-fsync", "the master's fsyncs take 0.1-1 s longer for seconds: acknowledgements slow down, none is lost",
+       true},
       {"partition-master",
-       "the master is cut off from etcd while clients still reach it: it stops acknowledging, another member is "
-       "elected, nothing acknowledged is lost",
+       "the master is cut off from etcd (both ways or one way) while clients still reach it: it stops "
+       "acknowledging, another member is elected, nothing acknowledged is lost",
        false, false, true},
       {"slave-loss", "kill -9 of a slave under load, restart: the group keeps acknowledging, nothing is lost", false,
        true},
