@@ -60,6 +60,11 @@ class BrokerE2ETest : public ::testing::Test {
     c.broker_cluster_name = "E2ECluster";
     c.namesrv_addr = ns_addr_;
     c.listen_port = port_;
+    // listenPort - 2 and + 1 were not checked when the listen port was picked (a client
+    // connection elsewhere can hold them): no fast port, and an HA port picked on its own.
+    c.fast_listen_port_enable = false;
+    if (ha_port_ == 0) ha_port_ = ts::free_port();
+    c.ha_listen_port = ha_port_;
     c.broker_ip1 = "127.0.0.1";
     c.store_path_root_dir = dir_;
     c.mapped_file_size_commit_log = 8 << 20;
@@ -73,6 +78,8 @@ class BrokerE2ETest : public ::testing::Test {
     addr_ = broker_->address();
     ASSERT_EQ(addr_, "127.0.0.1:" + std::to_string(port_));
   }
+
+  uint16_t ha_port_ = 0;  // kept across restarts of the broker
 
   RemotingCommand call(const std::string& addr, RemotingCommand r) {
     auto resp = client_.invoke_sync(addr, std::move(r), 5000);
