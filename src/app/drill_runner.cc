@@ -231,6 +231,17 @@ std::string inject(const std::string& scenario, Cluster& c, HistoryFile& h, std:
     return st.is_ok() ? std::string() : st.to_string();
   };
   if (scenario == "kill-master") return kill_and_restart(target, target_name);
+  // A fault file-system setting on the master's disk for hold_ms, then undone.
+  auto faultfs_window = [&](const std::string& on, const std::string& on_detail, int64_t hold_ms,
+                            const std::string& off, const std::string& off_detail) {
+    window("start", on_detail, target_name);
+    auto r = target.faultfs->control(on);
+    if (!r.is_ok()) return r.status().to_string();
+    sleep_ms(hold_ms);
+    r = target.faultfs->control(off);
+    window("end", off_detail, target_name);
+    return r.is_ok() ? std::string() : r.status().to_string();
+  };
   if (scenario == "pause-master") {
     window("start", "SIGSTOP", target_name);
     target.broker->pause();
@@ -297,13 +308,8 @@ std::string inject(const std::string& scenario, Cluster& c, HistoryFile& h, std:
     }
     // Writes into preallocated segments still succeed, as on a real disk; everything that grows a
     // file fails with ENOSPC, and the broker's disk check (every cleanResourceInterval) sees 100%.
-    window("start", "ENOSPC past the current size", target_name);
-    auto r = target.faultfs->control("quota " + std::to_string(used));
-    if (!r.is_ok()) return r.status().to_string();
-    sleep_ms(outage_ms + 3000);
-    r = target.faultfs->control("quota off");
-    window("end", "space back", target_name);
-    return r.is_ok() ? "" : r.status().to_string();
+    return faultfs_window("quota " + std::to_string(used), "ENOSPC past the current size", outage_ms + 3000,
+                          "quota off", "space back");
   }
   if (scenario == "fsync-eio") {
     window("start", "EIO on fsync", target_name);
@@ -340,13 +346,9 @@ std::string inject(const std::string& scenario, Cluster& c, HistoryFile& h, std:
   }
   if (scenario == "slow-fsync") {
     const int64_t delay_ms = 100 + static_cast<int64_t>(rng() % 900);
-    window("start", "every fsync takes " + std::to_string(delay_ms) + " ms longer", target_name);
-    auto r = target.faultfs->control("fsync-delay " + std::to_string(delay_ms));
-    if (!r.is_ok()) return r.status().to_string();
-    sleep_ms(outage_ms + 2000);
-    r = target.faultfs->control("fsync-delay 0");
-    window("end", "fsync back to normal", target_name);
-    return r.is_ok() ? "" : r.status().to_string();
+    return faultfs_window("fsync-delay " + std::to_string(delay_ms),
+                          "every fsync takes " + std::to_string(delay_ms) + " ms longer", outage_ms + 2000,
+                          "fsync-delay 0", "fsync back to normal");
   }
   if (scenario == "slave-loss") {
     size_t slave = 0;

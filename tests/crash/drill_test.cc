@@ -81,44 +81,40 @@ class DrillTest : public ::testing::Test {
     return d;
   }
 
+  // A run that passed: exit 0, more than min_acked acknowledged, none lost.
+  static void expect_passed(const Drill& d, int64_t min_acked) {
+    EXPECT_EQ(d.exit_code, 0) << d.output;
+    ASSERT_TRUE(d.verdict.is_object()) << d.output;
+    EXPECT_GT(d.verdict["totals"]["acknowledged"].get<int64_t>(), min_acked) << d.output;
+    EXPECT_EQ(d.verdict["lost"].get<int64_t>(), 0) << d.output;
+  }
+
   std::string dir_, bin_;
 };
 
 TEST_F(DrillTest, KillMasterLosesNothingAcknowledged) {
   Drill d = drill("kill-master");
-  EXPECT_EQ(d.exit_code, 0) << d.output;
-  ASSERT_TRUE(d.verdict.is_object()) << d.output;
-  EXPECT_GT(d.verdict["totals"]["acknowledged"].get<int64_t>(), 100) << d.output;
-  EXPECT_EQ(d.verdict["lost"].get<int64_t>(), 0) << d.output;
+  expect_passed(d, 100);
 }
 
 TEST_F(DrillTest, PowerLossOneLosesNothingAcknowledged) {
   const std::string why = faultfs_unavailable();
   if (!why.empty()) GTEST_SKIP() << "no FUSE here (" << why << "); the power-loss drill needs holdfast-faultfs";
   Drill d = drill("power-loss-one");
-  EXPECT_EQ(d.exit_code, 0) << d.output;
-  ASSERT_TRUE(d.verdict.is_object()) << d.output;
-  EXPECT_GT(d.verdict["totals"]["acknowledged"].get<int64_t>(), 50) << d.output;
-  EXPECT_EQ(d.verdict["lost"].get<int64_t>(), 0) << d.output;
+  expect_passed(d, 50);
 }
 
 TEST_F(DrillTest, DiskFullLosesNothingAcknowledged) {
   const std::string why = faultfs_unavailable();
   if (!why.empty()) GTEST_SKIP() << "no FUSE here (" << why << "); the disk-full drill needs holdfast-faultfs";
   Drill d = drill("disk-full");
-  EXPECT_EQ(d.exit_code, 0) << d.output;
-  ASSERT_TRUE(d.verdict.is_object()) << d.output;
-  EXPECT_GT(d.verdict["totals"]["acknowledged"].get<int64_t>(), 50) << d.output;
-  EXPECT_EQ(d.verdict["lost"].get<int64_t>(), 0) << d.output;
+  expect_passed(d, 50);
 }
 
 TEST_F(DrillTest, FailoverGroupMasterCutOffFromEtcdLosesNothingAcknowledged) {
   if (!ts::EtcdProcess::available()) GTEST_SKIP() << "/usr/bin/etcd is missing (Debian package etcd-server)";
   Drill d = drill("partition-master", "--topology failover");
-  EXPECT_EQ(d.exit_code, 0) << d.output;
-  ASSERT_TRUE(d.verdict.is_object()) << d.output;
-  EXPECT_GT(d.verdict["totals"]["acknowledged"].get<int64_t>(), 50) << d.output;
-  EXPECT_EQ(d.verdict["lost"].get<int64_t>(), 0) << d.output;
+  expect_passed(d, 50);
 }
 
 // Every member, the name server and etcd lose power at once. Before the fix in CommitLog::open
@@ -129,18 +125,12 @@ TEST_F(DrillTest, FailoverGroupPowerLossOfEveryNodeLosesNothingAcknowledged) {
   const std::string why = faultfs_unavailable();
   if (!why.empty()) GTEST_SKIP() << "no FUSE here (" << why << "); the power-loss drill needs holdfast-faultfs";
   Drill d = drill("power-loss-all", "--topology failover");
-  EXPECT_EQ(d.exit_code, 0) << d.output;
-  ASSERT_TRUE(d.verdict.is_object()) << d.output;
-  EXPECT_GT(d.verdict["totals"]["acknowledged"].get<int64_t>(), 50) << d.output;
-  EXPECT_EQ(d.verdict["lost"].get<int64_t>(), 0) << d.output;
+  expect_passed(d, 50);
 }
 
 TEST_F(DrillTest, MasterSlaveGroupSlaveLossLosesNothingAcknowledged) {
   Drill d = drill("slave-loss", "--topology master-slave --members 2");
-  EXPECT_EQ(d.exit_code, 0) << d.output;
-  ASSERT_TRUE(d.verdict.is_object()) << d.output;
-  EXPECT_GT(d.verdict["totals"]["acknowledged"].get<int64_t>(), 50) << d.output;
-  EXPECT_EQ(d.verdict["lost"].get<int64_t>(), 0) << d.output;
+  expect_passed(d, 50);
 }
 
 TEST_F(DrillTest, AsyncFlushUnderPowerLossIsCaughtLosing) {
