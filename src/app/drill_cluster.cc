@@ -111,14 +111,14 @@ uint16_t pick_free_port() { return bind_probe(0); }
 
 bool port_is_free(uint16_t port) { return port != 0 && bind_probe(port) == port; }
 
-bool wait_port_open(uint16_t port, int64_t timeout_ms) {
+bool wait_port_open(const std::string& host, uint16_t port, int64_t timeout_ms) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1) return false;
   const int64_t deadline = now_ms() + timeout_ms;
   while (now_ms() < deadline) {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
     const bool ok = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
     if (fd >= 0) ::close(fd);
     if (ok) return true;
@@ -142,7 +142,7 @@ Status NodeProcess::start(int64_t timeout_ms) {
       pid_ = -1;
       return Status::io_error("node " + name_ + " exited during start-up (see " + log_path_ + ")");
     }
-    if (wait_port_open(ready_port_, 100)) return Status::ok();
+    if (wait_port_open(ready_host_, ready_port_, 100)) return Status::ok();
   }
   kill9();
   return Status::io_error("node " + name_ + " did not open port " + std::to_string(ready_port_) + " within " +
@@ -171,7 +171,7 @@ Status NodeProcess::start_daemon(int64_t timeout_ms) {
   if (!(in >> pid) || pid <= 1) return Status::io_error("node " + name_ + ": no pid in " + pid_file_);
   pid_ = static_cast<pid_t>(pid);
   daemon_ = true;
-  if (!wait_port_open(ready_port_, std::max<int64_t>(1000, deadline - now_ms()))) {
+  if (!wait_port_open(ready_host_, ready_port_, std::max<int64_t>(1000, deadline - now_ms()))) {
     kill9();
     return Status::io_error("node " + name_ + " did not open port " + std::to_string(ready_port_));
   }

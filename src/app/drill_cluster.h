@@ -22,8 +22,8 @@ uint16_t pick_free_port();
 // True if 127.0.0.1:port can be bound right now.
 bool port_is_free(uint16_t port);
 
-// True once 127.0.0.1:port accepts a connection, false after timeout_ms.
-bool wait_port_open(uint16_t port, int64_t timeout_ms);
+// True once host:port (an IPv4 address) accepts a connection, false after timeout_ms.
+bool wait_port_open(const std::string& host, uint16_t port, int64_t timeout_ms);
 
 // One node of the cluster under test. Not thread-safe: the drill's control thread owns it.
 // Without a pid file the command runs in the foreground and the node is its process group. With
@@ -52,6 +52,9 @@ class NodeProcess {
   void pause();   // SIGSTOP to the group
   void resume();  // SIGCONT to the group
   bool running() const { return pid_ > 0; }
+  // Readiness is checked on this address instead of 127.0.0.1 (a node listening on another
+  // loopback address).
+  void set_ready_host(std::string host) { ready_host_ = std::move(host); }
   const std::string& name() const { return name_; }
 
  private:
@@ -62,6 +65,7 @@ class NodeProcess {
 
   std::string name_, command_;
   uint16_t ready_port_;
+  std::string ready_host_ = "127.0.0.1";
   std::string log_path_;
   std::string pid_file_;
   pid_t pid_ = -1;        // our child (the group leader), or the daemon from the pid file

@@ -55,7 +55,7 @@ CLI::App* add_drill_command(CLI::App& app, std::shared_ptr<int> exit_code) {
   run->add_option("--namesrv-cmd", opts->namesrv_command,
                   "Name server command template ({bin} {ns_port} {run}); default: holdfast namesrv");
   run->add_option("--broker-cmd", opts->broker_command,
-                  "Broker command template ({bin} {ns_port} {port} {ha_port} {data} {flush} {run}; with members: "
+                  "Broker command template ({bin} {ns_port} {port} {ha_port} {data} {flush} {run} {host} {ip}; with members: "
                   "{member} {role}; master-slave: {broker_id} {master_ha}; failover: {etcd}); default: holdfast broker");
   CLI::Option* ordered = run->add_flag("--ordered", opts->ordered,
                 "Ordered messages: each producer sends to one queue by key, the group consumes orderly, and the "
@@ -86,9 +86,10 @@ CLI::App* add_drill_command(CLI::App& app, std::shared_ptr<int> exit_code) {
   CLI::App* list = drill->add_subcommand("list", "The scenarios and what each proves");
   list->callback([exit_code]() {
     for (const auto& s : scenarios()) {
-      std::printf("%-16s %s%s%s\n", s.name.c_str(), s.proves.c_str(), s.needs_faultfs ? " [faultfs]" : "",
+      std::printf("%-22s %s%s%s%s\n", s.name.c_str(), s.proves.c_str(), s.needs_faultfs ? " [faultfs]" : "",
                   s.needs_etcd ? " [--topology failover]"
-                                 : (s.needs_replicas ? " [--topology failover|master-slave]" : ""));
+                                 : (s.needs_replicas ? " [--topology failover|master-slave]" : ""),
+                  s.needs_net ? " [broker on {host}, advertising {ip}]" : "");
     }
     *exit_code = 0;
   });

@@ -29,18 +29,18 @@ namespace fs = std::filesystem;
 
 constexpr const char* kDefaultNamesrv = "{bin} namesrv --host 127.0.0.1 --port {ns_port}";
 constexpr const char* kDefaultBroker =
-    "{bin} broker --host 127.0.0.1 brokerName=drill-broker brokerClusterName=DrillCluster listenPort={port} "
+    "{bin} broker --host {host} brokerName=drill-broker brokerClusterName=DrillCluster listenPort={port} "
     "haListenPort={ha_port} fastListenPortEnable=false namesrvAddr=127.0.0.1:{ns_port} storePathRootDir={data} "
-    "brokerIP1=127.0.0.1 autoCreateTopicEnable=true mappedFileSizeCommitLog=67108864 flushDiskType={flush} "
+    "brokerIP1={ip} autoCreateTopicEnable=true mappedFileSizeCommitLog=67108864 flushDiskType={flush} "
     "cleanResourceInterval=1000 transactionCheckInterval=1000 transactionTimeOut=2000";
 // master-slave topology: {broker_id} 0 for the master, {role} its role or SLAVE.
 constexpr const char* kMasterSlaveSuffix = " brokerId={broker_id} brokerRole={role}";
 // A controller-mode member (docs/replication.md, "Automatic failover"): {member} is its brokerId,
 // {etcd} its own link to etcd, {role} the role it takes when elected; lease 2 s.
 constexpr const char* kDefaultFailoverBroker =
-    "{bin} broker --host 127.0.0.1 brokerName=drill-broker brokerClusterName=DrillCluster listenPort={port} "
+    "{bin} broker --host {host} brokerName=drill-broker brokerClusterName=DrillCluster listenPort={port} "
     "haListenPort={ha_port} fastListenPortEnable=false namesrvAddr=127.0.0.1:{ns_port} storePathRootDir={data} "
-    "brokerIP1=127.0.0.1 autoCreateTopicEnable=true mappedFileSizeCommitLog=67108864 flushDiskType={flush} "
+    "brokerIP1={ip} autoCreateTopicEnable=true mappedFileSizeCommitLog=67108864 flushDiskType={flush} "
     "cleanResourceInterval=1000 transactionCheckInterval=1000 transactionTimeOut=2000 enableControllerMode=true etcdEndpoints={etcd} brokerId={member} brokerRole={role} "
     "controllerHeartBeatTimeoutMills=2000 brokerHeartbeatInterval=400 syncControllerMetadataPeriod=100 "
     "haMaxTimeSlaveNotCatchup=5000 slaveTimeout=2000 haSendHeartbeatInterval=500";
@@ -98,15 +98,21 @@ class HistoryFile {
   std::unique_ptr<HistoryLog> log_;
 };
 
-// One broker of the cluster: its process, its disk (a faultfs mount when the scenario needs one)
-// and, in the failover topology, its own link to etcd (a proxy the drill can cut).
+// One broker of the cluster: its process, its disk (a faultfs mount when the scenario needs one),
+// in the failover topology its own link to etcd, and for the network scenarios the links that
+// reach its client and HA ports (proxies the drill can cut or slow down).
 struct Member {
   int id = 1;  // brokerId in the failover topology, {member}
   uint16_t port = 0, ha_port = 0;
+  std::string host = "127.0.0.1";  // {host}: where the broker listens
+  std::string ip = "127.0.0.1";    // {ip}: where clients, slaves and the name server are told it is
   std::unique_ptr<FaultFsMount> faultfs;
   std::unique_ptr<TcpProxy> etcd_link;
+  std::unique_ptr<TcpProxy> client_link, ha_link;  // on ip:port and ip:ha_port (network scenarios)
   std::unique_ptr<NodeProcess> broker;
   std::string faketime_file;  // clock-jump: the libfaketime offset this member's clocks run at
+
+  std::string address() const { return ip + ":" + std::to_string(port); }
 
   Status start() {
     if (faultfs) HF_RETURN_IF_ERROR(faultfs->mount());
@@ -139,7 +145,9 @@ struct Cluster {
     if (namesrv) namesrv->terminate(5000);
     if (etcd) etcd->terminate(5000);
     for (auto& m : members) {
-      if (m.etcd_link) m.etcd_link->stop();
+      for (TcpProxy* link : {m.etcd_link.get(), m.client_link.get(), m.ha_link.get()}) {
+        if (link) link->stop();
+      }
       if (m.faultfs) m.faultfs->unmount();
     }
   }
@@ -154,7 +162,7 @@ struct Cluster {
     for (const auto& [name, group] : view->brokers) {
       const std::string addr = group.master_addr();
       for (size_t i = 0; i < members.size(); ++i) {
-        if (!addr.empty() && addr == "127.0.0.1:" + std::to_string(members[i].port)) return static_cast<int>(i);
+        if (!addr.empty() && addr == members[i].address()) return static_cast<int>(i);
       }
     }
     return -1;
@@ -188,7 +196,7 @@ struct Cluster {
       admin::TopicSpec spec;
       spec.topic = topic;
       spec.read_queue_nums = spec.write_queue_nums = 4;
-      spec.broker_addr = "127.0.0.1:" + std::to_string(m.port);
+      spec.broker_addr = m.address();
       std::string err;
       for (int attempt = 0; attempt < 50; ++attempt) {
         auto r = client.create_topic(spec);
@@ -344,6 +352,39 @@ std::string inject(const std::string& scenario, Cluster& c, HistoryFile& h, std:
     window("end", "healed", target_name);
     return "";
   }
+  // Cuts one of the master's links for a few seconds: both ways, or in one run in three only
+  // the way towards the master and in another only the way back. The link's open connections are
+  // reset when it heals.
+  auto link_cut = [&](TcpProxy& link, const std::string& what) {
+    const int mode = static_cast<int>(rng() % 3);
+    window("start",
+           what + (mode == 0 ? " cut (both directions)"
+                             : (mode == 1 ? ": the master's answers dropped (one way)"
+                                          : ": what reaches the master dropped (one way)")),
+           target_name);
+    if (mode == 0) {
+      link.cut();
+    } else {
+      link.cut_one_way(/*client_to_target=*/mode == 2);
+    }
+    sleep_ms(outage_ms + 3000);
+    link.heal();
+    window("end", "healed", target_name);
+    return std::string();
+  };
+  if (scenario == "partition-client") return link_cut(*target.client_link, "client port");
+  if (scenario == "partition-replication") return link_cut(*target.ha_link, "HA port (replication to the slaves)");
+  if (scenario == "slow-network") {
+    const int64_t delay_ms = 50 + static_cast<int64_t>(rng() % 350);
+    window("start", std::to_string(delay_ms) + " ms added each way on the client and HA ports", target_name);
+    target.client_link->set_delay(delay_ms);
+    target.ha_link->set_delay(delay_ms);
+    sleep_ms(outage_ms + 3000);
+    target.client_link->set_delay(0);
+    target.ha_link->set_delay(0);
+    window("end", "latency back to normal", target_name);
+    return "";
+  }
   if (scenario == "slow-fsync") {
     const int64_t delay_ms = 100 + static_cast<int64_t>(rng() % 900);
     return faultfs_window("fsync-delay " + std::to_string(delay_ms),
@@ -464,12 +505,28 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
   }
   // master-slave: where slaves that are not told by the name server reach the master's HA port
   // (RocketMQ 4's need haMasterAddress).
-  vars["master_ha"] = "127.0.0.1:" + std::to_string(ports.front().second);
+  vars["master_ha"] = (info->needs_net ? std::string("127.0.20.1") : std::string("127.0.0.1")) + ":" +
+                     std::to_string(ports.front().second);
   for (int i = 1; i <= member_count; ++i) {
     Member m;
     m.id = i;
     m.port = ports[static_cast<size_t>(i - 1)].first;
     m.ha_port = ports[static_cast<size_t>(i - 1)].second;
+    if (info->needs_net) {
+      // The broker listens on 127.0.10.i and advertises 127.0.20.i, where the drill's proxies
+      // for its two ports listen (Linux routes all of 127/8 to the loopback device).
+      m.host = "127.0.10." + std::to_string(i);
+      m.ip = "127.0.20." + std::to_string(i);
+      m.client_link = std::make_unique<TcpProxy>(m.host, m.port);
+      m.ha_link = std::make_unique<TcpProxy>(m.host, m.ha_port);
+      for (TcpProxy* link : {m.client_link.get(), m.ha_link.get()}) {
+        const std::string err = link->start(m.ip, link == m.client_link.get() ? m.port : m.ha_port);
+        if (!err.empty()) {
+          result.line = "broker link proxy: " + err;
+          return result;
+        }
+      }
+    }
     const std::string dir = member_count > 1 ? run_dir + "/m" + std::to_string(i) : run_dir;
     fs::create_directories(dir + "/data", ec);
     if (info->needs_faultfs) {
@@ -479,6 +536,8 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
     }
     std::map<std::string, std::string> mvars = vars;
     mvars["port"] = std::to_string(m.port);
+    mvars["host"] = m.host;
+    mvars["ip"] = m.ip;
     mvars["ha_port"] = std::to_string(m.ha_port);
     mvars["data"] = dir + "/data/store";
     mvars["member"] = std::to_string(i);
@@ -518,6 +577,7 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
     const std::string name = member_count > 1 ? "member" + std::to_string(i) : "broker";
     m.broker = std::make_unique<NodeProcess>(name, command, m.port, run_dir + "/" + name + ".log",
                                              broker_pid_file.value());
+    m.broker->set_ready_host(m.host);
     c.members.push_back(std::move(m));
   }
 
@@ -616,10 +676,14 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
 
 }  // namespace
 
-bool runs_on(const ScenarioInfo& s, const std::string& topology) {
-  if (s.needs_etcd) return topology == "failover";
-  if (s.needs_replicas) return topology != "single";
-  return true;
+std::string cannot_run(const ScenarioInfo& s, const DrillOptions& opts) {
+  if (s.needs_etcd && opts.topology != "failover") return "--topology failover";
+  if (s.needs_replicas && opts.topology == "single") return "--topology failover or master-slave";
+  if (s.needs_net && !opts.broker_command.empty() &&
+      (opts.broker_command.find("{host}") == std::string::npos || opts.broker_command.find("{ip}") == std::string::npos)) {
+    return "a broker that listens on {host} and advertises {ip} (both placeholders in --broker-cmd)";
+  }
+  return "";
 }
 
 const std::vector<ScenarioInfo>& scenarios() {
@@ -645,6 +709,17 @@ const std::vector<ScenarioInfo>& scenarios() {
        false, false, true},
       {"slave-loss", "kill -9 of a slave under load, restart: the group keeps acknowledging, nothing is lost", false,
        true},
+      {"partition-client",
+       "the master's client port is cut off (both ways or one way) for seconds: sends fail or go unanswered, "
+       "nothing acknowledged is lost, answers lost in flight leave stored-but-unacknowledged messages",
+       false, false, false, true},
+      {"partition-replication",
+       "the master's HA port is cut off from its slaves (both ways or one way): the master stops acknowledging "
+       "what it cannot replicate, nothing acknowledged is lost, the slaves catch up after the heal",
+       false, true, false, true},
+      {"slow-network", "50-400 ms added each way on the master's client and HA ports for seconds: acknowledgements "
+       "slow down, none is lost",
+       false, false, false, true},
       {"clock-jump",
        "the master's wall clock jumps 10-30 s ahead (libfaketime), then back: nothing acknowledged is lost, no two "
        "masters acknowledge at once",
@@ -660,9 +735,8 @@ int run_drills(const DrillOptions& opts) {
     std::fprintf(stderr, "drill: unknown scenario '%s' (see `holdfast drill list`)\n", opts.scenario.c_str());
     return 2;
   }
-  if (!runs_on(*chosen, opts.topology)) {
-    std::fprintf(stderr, "drill: scenario '%s' needs %s\n", opts.scenario.c_str(),
-                 chosen->needs_etcd ? "--topology failover" : "--topology failover or master-slave");
+  if (const std::string why = cannot_run(*chosen, opts); !why.empty()) {
+    std::fprintf(stderr, "drill: scenario '%s' needs %s\n", opts.scenario.c_str(), why.c_str());
     return 2;
   }
   std::error_code ec;
@@ -682,12 +756,12 @@ int run_drills(const DrillOptions& opts) {
       std::mt19937_64 pick(seed * 7919 + 1);
       std::vector<std::string> eligible;  // every scenario but "random" itself that the topology runs
       for (const auto& s : scenarios()) {
-        if (s.name != "random" && runs_on(s, opts.topology)) eligible.push_back(s.name);
+        if (s.name != "random" && cannot_run(s, opts).empty()) eligible.push_back(s.name);
       }
       scenario = eligible[pick() % eligible.size()];
     }
     RunResult r = run_one(opts, scenario, i, seed);
-    std::printf("run %d  %-16s seed %-8llu %s\n", i, scenario.c_str(), static_cast<unsigned long long>(seed),
+    std::printf("run %d  %-21s seed %-8llu %s\n", i, scenario.c_str(), static_cast<unsigned long long>(seed),
                 r.line.c_str());
     std::fflush(stdout);
     if (r.exit_code == 1) ++failed;

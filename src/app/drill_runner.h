@@ -16,10 +16,10 @@ struct ScenarioInfo {
   bool needs_faultfs = false;
   bool needs_replicas = false;  // needs slaves: --topology failover or master-slave
   bool needs_etcd = false;      // needs the controller-mode group: --topology failover
+  // Cuts or slows a broker's links: each broker listens on its own loopback address ({host})
+  // and advertises another ({ip}) where the drill's proxies for its client and HA ports listen.
+  bool needs_net = false;
 };
-
-// Whether scenario `s` runs on the topology ("single", "master-slave", "failover").
-bool runs_on(const ScenarioInfo& s, const std::string& topology);
 
 // The scenarios `drill run` can execute here.
 const std::vector<ScenarioInfo>& scenarios();
@@ -40,9 +40,11 @@ struct DrillOptions {
   std::string topology = "single";
   int members = 3;
   std::string role = "SYNC_MASTER";  // {role}: what an elected member becomes (failover topology)
-  // Command templates; placeholders: {bin} {ns_port} {port} {ha_port} {data} {flush} {run}, and
-  // with several members {member} (1..N) {role}, master-slave {broker_id}, failover {etcd}
-  // {etcd_port} {etcd_peer_port}.
+  // Command templates; placeholders: {bin} {ns_port} {port} {ha_port} {data} {flush} {run}
+  // {host} (the address the broker listens on) {ip} (the address it advertises), and with
+  // several members {member} (1..N) {role}, master-slave {broker_id} {master_ha}, failover {etcd}
+  // {etcd_port} {etcd_peer_port}. Without both {host} and {ip} in a broker template the network
+  // scenarios cannot run.
   std::string etcd_command;
   std::string namesrv_command;
   std::string broker_command;
@@ -55,6 +57,11 @@ struct DrillOptions {
   bool transactional = false;  // transactional producers (half message, commit, check-back)
   bool keep_data = false;  // keep the store of passing runs too (a failing run's is always kept)
 };
+
+// Whether scenario `s` can run with these options: the topology it needs ("single",
+// "master-slave", "failover"), and for a network scenario a broker template with {host} and {ip}.
+// Empty when it can, else why not.
+std::string cannot_run(const ScenarioInfo& s, const DrillOptions& opts);
 
 // Runs opts.runs drills; prints one line per run and a total. Returns 0 when no run lost an
 // acknowledged message, 1 when one did, 2 when a drill could not run (with the reason printed).

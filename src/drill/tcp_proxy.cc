@@ -8,9 +8,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
 
 namespace holdfast::drill {
 
@@ -37,6 +39,13 @@ void close_with_reset(int fd) {
   ::close(fd);
 }
 
+// A run of bytes appended to a direction's buffer: writable from `at` on; `end` is the buffer
+// offset just past it.
+struct Held {
+  int64_t at;
+  size_t end;
+};
+
 }  // namespace
 
 // One accepted connection and (unless it is held) its connection to the target.
@@ -49,6 +58,7 @@ struct TcpProxy::Conn {
   // Bytes read and not yet written, with the offset of the first unwritten byte.
   std::string c2t, t2c;
   size_t c2t_off = 0, t2c_off = 0;
+  std::deque<Held> c2t_held, t2c_held;  // release times of the buffered bytes, in order
   bool client_eof = false, target_eof = false;  // no more reading from that side
   bool c2t_shut = false, t2c_shut = false;      // half-close passed on to the target / client
 };
@@ -58,8 +68,9 @@ TcpProxy::TcpProxy(std::string target_host, uint16_t target_port)
 
 TcpProxy::~TcpProxy() { stop(); }
 
-std::string TcpProxy::start() {
+std::string TcpProxy::start(const std::string& listen_host, uint16_t listen_port) {
   if (started_) return "the proxy was already started";
+  listen_host_ = listen_host;
   target_addr_.sin_family = AF_INET;
   target_addr_.sin_port = htons(target_port_);
   if (::inet_pton(AF_INET, target_host_.c_str(), &target_addr_.sin_addr) != 1) {
@@ -77,12 +88,18 @@ std::string TcpProxy::start() {
   if (listen_fd_ < 0) return std::string("socket: ") + std::strerror(errno);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
+  addr.sin_port = htons(listen_port);
+  if (::inet_pton(AF_INET, listen_host.c_str(), &addr.sin_addr) != 1) {
+    ::close(listen_fd_);
+    listen_fd_ = -1;
+    return "listen host " + listen_host + " is not an IPv4 address";
+  }
+  const int one = 1;
+  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   socklen_t len = sizeof(addr);
   if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(listen_fd_, 128) != 0 ||
       ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    const std::string err = std::string("bind/listen on 127.0.0.1: ") + std::strerror(errno);
+    const std::string err = "bind/listen on " + listen_host + ":" + std::to_string(listen_port) + ": " + std::strerror(errno);
     ::close(listen_fd_);
     listen_fd_ = -1;
     return err;
@@ -116,10 +133,8 @@ void TcpProxy::cut() {
   drop_t2c_ = true;
   for (auto& c : conns_) {
     c->tainted = true;
-    c->c2t.clear();
-    c->c2t_off = 0;
-    c->t2c.clear();
-    c->t2c_off = 0;
+    drop_buffered(c.get(), true);
+    drop_buffered(c.get(), false);
   }
   wake();  // the loop recomputes what it polls: cut directions are read and dropped
 }
@@ -129,15 +144,51 @@ void TcpProxy::cut_one_way(bool client_to_target) {
   (client_to_target ? drop_c2t_ : drop_t2c_) = true;
   for (auto& c : conns_) {
     c->tainted = true;
-    if (client_to_target) {
-      c->c2t.clear();
-      c->c2t_off = 0;
-    } else {
-      c->t2c.clear();
-      c->t2c_off = 0;
-    }
+    drop_buffered(c.get(), client_to_target);
   }
   wake();
+}
+
+void TcpProxy::set_delay(int64_t ms) {
+  std::lock_guard<std::mutex> l(mu_);
+  delay_ms_ = ms < 0 ? 0 : ms;
+  wake();
+}
+
+void TcpProxy::drop_buffered(Conn* c, bool client_to_target) {
+  (client_to_target ? c->c2t : c->t2c).clear();
+  (client_to_target ? c->c2t_off : c->t2c_off) = 0;
+  (client_to_target ? c->c2t_held : c->t2c_held).clear();
+}
+
+namespace {
+
+// How far into `buf` bytes may be written at `now`: past every run whose release time has come.
+// Runs already written are forgotten.
+size_t releasable(size_t off, std::deque<Held>& held, int64_t now) {
+  while (!held.empty() && held.front().end <= off) held.pop_front();
+  size_t limit = off;
+  for (const Held& h : held) {
+    if (h.at > now) break;
+    limit = h.end;
+  }
+  return limit;
+}
+
+}  // namespace
+
+int64_t TcpProxy::next_release(int64_t now) const {
+  int64_t next = -1;
+  for (const auto& c : conns_) {
+    for (const std::deque<Held>* held : {&c->c2t_held, &c->t2c_held}) {
+      for (const Held& h : *held) {
+        if (h.at <= now) continue;
+        if (next < 0 || h.at < next) next = h.at;
+        break;
+      }
+    }
+  }
+  return next;
 }
 
 void TcpProxy::heal() {
@@ -171,6 +222,7 @@ void TcpProxy::loop() {
   while (!stopped_.load()) {
     fds.clear();
     polled.clear();
+    const int64_t now = now_ms();
     fds.push_back({wake_fd_, POLLIN, 0});
     const bool accept_paused = now_ms() < accept_paused_until;
     fds.push_back({accept_paused ? -1 : listen_fd_, POLLIN, 0});
@@ -184,7 +236,7 @@ void TcpProxy::loop() {
       // worth hearing about (it is passed on), so that one stays.
       if (c->client >= 0) {
         if (!c->client_eof && (drop_c2t_ || c->c2t.size() - c->c2t_off < kMaxBuffered)) cp.events |= POLLIN;
-        if (c->t2c_off < c->t2c.size()) cp.events |= POLLOUT;
+        if (c->t2c_off < releasable(c->t2c_off, c->t2c_held, now)) cp.events |= POLLOUT;
         if (cp.events != 0 || !c->t2c_shut) cp.fd = c->client;
       }
       if (c->target >= 0) {
@@ -192,7 +244,7 @@ void TcpProxy::loop() {
           tp.events = POLLOUT;
         } else {
           if (!c->target_eof && (drop_t2c_ || c->t2c.size() - c->t2c_off < kMaxBuffered)) tp.events |= POLLIN;
-          if (c->c2t_off < c->c2t.size()) tp.events |= POLLOUT;
+          if (c->c2t_off < releasable(c->c2t_off, c->c2t_held, now)) tp.events |= POLLOUT;
         }
         if (tp.events != 0 || !c->c2t_shut) tp.fd = c->target;
       }
@@ -201,8 +253,14 @@ void TcpProxy::loop() {
       polled.push_back(c);
     }
 
+    // Held bytes wake the loop when their time comes.
+    const int64_t release = next_release(now);
+    int timeout = accept_paused ? 100 : -1;
+    if (release >= 0) {
+      const auto wait = static_cast<int>(std::max<int64_t>(1, release - now));
+      timeout = timeout < 0 ? wait : std::min(timeout, wait);
+    }
     l.unlock();
-    const int timeout = accept_paused ? 100 : -1;
     const int n = ::poll(fds.data(), fds.size(), timeout);
     const int poll_errno = errno;
     l.lock();
@@ -231,6 +289,9 @@ void TcpProxy::loop() {
       Conn* c = polled[i];
       if (c->done) continue;
       service(c, fds[2 + 2 * i].revents, fds[3 + 2 * i].revents);
+      // Bytes whose hold just ended go out now, without waiting for a POLLOUT round.
+      if (!c->done && c->target >= 0 && !c->connecting && !c->c2t_held.empty()) flush_side(c, false);
+      if (!c->done && c->client >= 0 && !c->t2c_held.empty()) flush_side(c, true);
     }
 
     // Out of descriptors or memory leaves the listener readable: stop polling it for a moment
@@ -329,6 +390,7 @@ void TcpProxy::read_side(Conn* c, bool from_client) {
   const int src = from_client ? c->client : c->target;
   std::string& buf = from_client ? c->c2t : c->t2c;
   size_t& off = from_client ? c->c2t_off : c->t2c_off;
+  std::deque<Held>& held = from_client ? c->c2t_held : c->t2c_held;
   bool& eof = from_client ? c->client_eof : c->target_eof;
   char chunk[kReadChunk];
   for (int i = 0; i < kReadsPerWake; ++i) {
@@ -342,8 +404,10 @@ void TcpProxy::read_side(Conn* c, bool from_client) {
       if (off > 0 && off == buf.size()) {
         buf.clear();
         off = 0;
+        held.clear();
       }
       buf.append(chunk, static_cast<size_t>(r));
+      held.push_back({now_ms() + delay_ms_, buf.size()});
       continue;
     }
     if (r == 0) {
@@ -367,8 +431,10 @@ void TcpProxy::flush_side(Conn* c, bool to_client) {
   const int dst = to_client ? c->client : c->target;
   std::string& buf = to_client ? c->t2c : c->c2t;
   size_t& off = to_client ? c->t2c_off : c->c2t_off;
-  while (off < buf.size()) {
-    const ssize_t w = ::send(dst, buf.data() + off, buf.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+  std::deque<Held>& held = to_client ? c->t2c_held : c->c2t_held;
+  const size_t limit = releasable(off, held, now_ms());
+  while (off < limit) {
+    const ssize_t w = ::send(dst, buf.data() + off, limit - off, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w > 0) {
       off += static_cast<size_t>(w);
       continue;
@@ -378,8 +444,10 @@ void TcpProxy::flush_side(Conn* c, bool to_client) {
     side_failed(c, to_client);
     return;
   }
+  if (off < buf.size()) return;  // the rest is still held
   buf.clear();
   off = 0;
+  held.clear();
   // Pass a half-close on once everything before it is written, unless that direction is cut.
   const bool src_eof = to_client ? c->target_eof : c->client_eof;
   bool& shut = to_client ? c->t2c_shut : c->c2t_shut;
@@ -396,14 +464,11 @@ void TcpProxy::side_failed(Conn* c, bool client_side) {
   fd = -1;
   if (client_side) {
     c->client_eof = true;
-    c->t2c.clear();
-    c->t2c_off = 0;
   } else {
     c->target_eof = true;
     c->connecting = false;
-    c->c2t.clear();
-    c->c2t_off = 0;
   }
+  drop_buffered(c, /*client_to_target=*/!client_side);
   // The reset travels on to the other side unless that direction is cut, in which case the
   // other side stays open and silent until heal.
   const bool drop = client_side ? drop_c2t_ : drop_t2c_;

@@ -13,6 +13,9 @@
 //    closed with SO_LINGER 0, so both peers see ECONNRESET and reconnect). Those connections lost
 //    bytes in the middle of their streams, so letting them carry on would hand garbled protocol
 //    data to the peers; a reset is what a client sees after a long partition anyway.
+//  - set_delay(ms): from now on every byte read, in either direction, is held for ms before it
+//    is written on (added one-way latency; a round trip pays it twice). Order is kept. Bytes
+//    already held keep the release time they were given; set_delay(0) ends it for new bytes.
 //  - stop(): closes every socket and the listener; the destructor calls it.
 //
 // One thread runs a poll() loop over all sockets; it sleeps until a socket or a control call
@@ -42,14 +45,16 @@ class TcpProxy {
   TcpProxy(const TcpProxy&) = delete;
   TcpProxy& operator=(const TcpProxy&) = delete;
 
-  // Resolves the target, listens on a free 127.0.0.1 port and starts forwarding. "" or an error.
-  std::string start();
+  // Resolves the target, listens on listen_host:listen_port (port 0: one of the kernel's
+  // choosing) and starts forwarding. "" or an error.
+  std::string start(const std::string& listen_host = "127.0.0.1", uint16_t listen_port = 0);
   uint16_t port() const { return port_; }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string address() const { return listen_host_ + ":" + std::to_string(port_); }
 
   void cut();
   void cut_one_way(bool client_to_target);
   void heal();
+  void set_delay(int64_t ms);
   void stop();
 
   int64_t connections_accepted() const { return accepted_.load(); }
@@ -62,6 +67,8 @@ class TcpProxy {
   bool accept_new();  // false: accepting failed for lack of resources
   void begin_connect(Conn* c);
   void service(Conn* c, short client_events, short target_events);
+  int64_t next_release(int64_t now) const;  // earliest held byte's release time, or -1
+  void drop_buffered(Conn* c, bool client_to_target);  // forgets what is buffered that way
   void read_side(Conn* c, bool from_client);
   void flush_side(Conn* c, bool to_client);
   void side_failed(Conn* c, bool client_side);
@@ -72,6 +79,7 @@ class TcpProxy {
   const std::string target_host_;
   const uint16_t target_port_;
   sockaddr_in target_addr_{};
+  std::string listen_host_ = "127.0.0.1";
   uint16_t port_ = 0;
   int listen_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: control calls wake the loop through it
@@ -86,6 +94,7 @@ class TcpProxy {
   std::condition_variable cv_;
   bool drop_c2t_ = false;
   bool drop_t2c_ = false;
+  int64_t delay_ms_ = 0;
   uint64_t heal_requested_ = 0;
   uint64_t heal_done_ = 0;
   bool loop_running_ = false;

@@ -3,6 +3,8 @@
 // deliberately broken broker (ASYNC_FLUSH, commit log flushed every 10 s) reports lost messages and
 // exits 1 — the checker can fail. In the failover topology (etcd and three controller-mode members),
 // partition-master and power-loss-all pass as well, and so does slave-loss in a master-slave group.
+// The network scenarios: the master's client port cut off (one broker) and its HA port cut off
+// from the slaves (failover group) pass; a broker template without {host} and {ip} is refused.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/mount.h>
@@ -131,6 +133,27 @@ TEST_F(DrillTest, FailoverGroupPowerLossOfEveryNodeLosesNothingAcknowledged) {
 TEST_F(DrillTest, MasterSlaveGroupSlaveLossLosesNothingAcknowledged) {
   Drill d = drill("slave-loss", "--topology master-slave --members 2");
   expect_passed(d, 50);
+}
+
+TEST_F(DrillTest, ClientsCutOffFromTheBrokerLoseNothingAcknowledged) {
+  Drill d = drill("partition-client");
+  expect_passed(d, 50);
+  EXPECT_NE(d.output.find("partition-client"), std::string::npos) << d.output;
+}
+
+TEST_F(DrillTest, FailoverGroupReplicationCutOffLosesNothingAcknowledged) {
+  if (!ts::EtcdProcess::available()) GTEST_SKIP() << "/usr/bin/etcd is missing (Debian package etcd-server)";
+  Drill d = drill("partition-replication", "--topology failover");
+  expect_passed(d, 50);
+}
+
+TEST_F(DrillTest, NetworkScenarioRefusesABrokerTemplateWithoutHostAndIp) {
+  const ts::CommandOutput r = ts::run_command(
+      bin_ + " drill run --scenario slow-network --report " + dir_ +
+      "/refused --broker-cmd '{bin} broker --host 127.0.0.1 listenPort={port} namesrvAddr=127.0.0.1:{ns_port}' 2>&1");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("needs a broker that listens on {host} and advertises {ip}"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir_ + "/refused/run-0")) << "a refused scenario must not start a run";
 }
 
 TEST_F(DrillTest, AsyncFlushUnderPowerLossIsCaughtLosing) {

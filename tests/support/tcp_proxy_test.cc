@@ -1,7 +1,8 @@
 // TcpProxy: bytes flow both ways; cut() blackholes open connections without closing them and holds
 // new ones; heal() resets the connections from the cut and forwards new ones; a one-way cut drops
 // one direction only; closes and resets travel through; stop() closes everything; cut/heal under
-// load neither crashes nor wedges the proxy.
+// load neither crashes nor wedges the proxy; set_delay() holds every byte for the delay, in order;
+// the proxy can listen on a chosen loopback address and port.
 #include "drill/tcp_proxy.h"
 
 #include <arpa/inet.h>
@@ -128,11 +129,11 @@ class EchoServer {
   std::thread thread_;
 };
 
-int connect_to(uint16_t port) {
+int connect_to(uint16_t port, const char* host = "127.0.0.1") {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::inet_pton(AF_INET, host, &a.sin_addr);
   a.sin_port = htons(port);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
     ::close(fd);
@@ -455,6 +456,74 @@ TEST(TcpProxy, CutAndHealUnderLoad) {
   done = true;
   for (auto& t : clients) t.join();
   EXPECT_TRUE(round_trip_works(proxy.port()));
+}
+
+
+int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since).count();
+}
+
+TEST(TcpProxy, DelayHoldsEveryByteInBothDirectionsAndKeepsTheOrder) {
+  EchoServer server;
+  TcpProxy proxy("127.0.0.1", server.port());
+  ASSERT_EQ(proxy.start(), "");
+  const int fd = connect_to(proxy.port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "warm"));
+  ASSERT_EQ(read_n(fd, 4, 2000), "warm");
+
+  proxy.set_delay(150);
+  // One echo crosses the proxy twice: it cannot come back in less than twice the delay.
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(send_all(fd, "slow"));
+  EXPECT_EQ(read_n(fd, 4, 5000), "slow");
+  EXPECT_GE(elapsed_ms(t0), 300);
+
+  // Many small writes spread over time arrive whole and in order.
+  std::string sent;
+  std::thread writer([&] {
+    for (int i = 0; i < 200; ++i) {
+      const std::string piece = "<" + std::to_string(i) + ">";
+      sent += piece;
+      EXPECT_TRUE(send_all(fd, piece));
+      if (i % 20 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  writer.join();
+  const std::string back = read_n(fd, sent.size(), 10000);
+  EXPECT_EQ(back, sent);
+
+  // A new connection pays the delay too; set_delay(0) ends it for what is read afterwards.
+  t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(round_trip_works(proxy.port()));
+  EXPECT_GE(elapsed_ms(t0), 300);
+  proxy.set_delay(0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // nothing is held any more
+  ASSERT_TRUE(send_all(fd, "fast"));
+  EXPECT_EQ(read_n(fd, 4, 2000), "fast");
+  ::close(fd);
+}
+
+TEST(TcpProxy, ListensOnAChosenLoopbackAddressAndPort) {
+  EchoServer server;
+  const uint16_t port = free_port();
+  ASSERT_NE(port, 0);
+  TcpProxy proxy("127.0.0.1", server.port());
+  ASSERT_EQ(proxy.start("127.0.0.2", port), "");
+  EXPECT_EQ(proxy.port(), port);
+  EXPECT_EQ(proxy.address(), "127.0.0.2:" + std::to_string(port));
+  const int fd = connect_to(port, "127.0.0.2");
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "there"));
+  EXPECT_EQ(read_n(fd, 5, 2000), "there");
+  ::close(fd);
+
+  // A second proxy cannot take the same address; the error names it.
+  TcpProxy again("127.0.0.1", server.port());
+  const std::string err = again.start("127.0.0.2", port);
+  EXPECT_NE(err.find("127.0.0.2:" + std::to_string(port)), std::string::npos) << err;
+  TcpProxy bad("127.0.0.1", server.port());
+  EXPECT_NE(bad.start("not-an-address", 0).find("not an IPv4 address"), std::string::npos);
 }
 
 }  // namespace
