@@ -398,12 +398,21 @@ std::string inject(const std::string& scenario, Cluster& c, HistoryFile& h, std:
     return kill_and_restart(s, "member " + std::to_string(s.id) + " (slave)");
   }
   if (scenario == "clock-jump") {
+    // Either a jump 10-30 s ahead, or (one run in two) a clock that runs 2-5 times too fast.
+    // libfaketime scales the time since the process started, so a fast clock also jumps ahead
+    // by what the member has run so far times the factor less one.
     const int64_t jump_s = 10 + static_cast<int64_t>(rng() % 21);
+    const bool fast = rng() % 2 == 0;
+    const int64_t factor = 2 + static_cast<int64_t>(rng() % 4);
     const std::string who = target_name;
-    window("start", "clocks " + std::to_string(jump_s) + " s ahead", who);
-    if (!write_text_file(target.faketime_file, "+" + std::to_string(jump_s) + "\n")) return "cannot write " + target.faketime_file;
+    window("start", fast ? "wall clock runs " + std::to_string(factor) + " times too fast"
+                         : "clocks " + std::to_string(jump_s) + " s ahead",
+           who);
+    const std::string spec = fast ? "+0 x" + std::to_string(factor) : "+" + std::to_string(jump_s);
+    if (!write_text_file(target.faketime_file, spec + "\n")) return "cannot write " + target.faketime_file;
     sleep_ms(outage_ms + 2000);
-    if (!write_text_file(target.faketime_file, "+0\n")) return "cannot write " + target.faketime_file;
+    // "x1" too: libfaketime keeps the last rate it read when a spec names none.
+    if (!write_text_file(target.faketime_file, "+0 x1\n")) return "cannot write " + target.faketime_file;
     sleep_ms(1100);  // libfaketime reads the file at most once a second
     window("end", "clocks back", who);
     return "";
@@ -721,8 +730,8 @@ const std::vector<ScenarioInfo>& scenarios() {
        "slow down, none is lost",
        false, false, false, true},
       {"clock-jump",
-       "the master's wall clock jumps 10-30 s ahead (libfaketime), then back: nothing acknowledged is lost, no two "
-       "masters acknowledge at once",
+       "the master's wall clock jumps 10-30 s ahead or runs 2-5 times too fast (libfaketime), then back: nothing "
+       "acknowledged is lost, no two masters acknowledge at once",
        false},
       {"random", "a seeded mix of the scenarios above (those the topology supports), one per run", true},
   };
