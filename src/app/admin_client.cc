@@ -147,20 +147,31 @@ Result<std::vector<std::string>> AdminClient::topic_list() {
   return topics;
 }
 
-Result<std::vector<BrokerStatus>> AdminClient::cluster_list() {
+Status AdminClient::ask_every_broker(int32_t code, const std::string& what, const BrokerVisit& visit) {
   HF_ASSIGN_OR_RETURN(ClusterView view, cluster_view());
-  std::vector<BrokerStatus> rows;
   for (const auto& [cluster, names] : view.clusters) {
     for (const std::string& name : names) {
       auto group = view.brokers.find(name);
       if (group == view.brokers.end()) continue;
       for (const auto& [id, addr] : group->second.addrs) {
+        visit(cluster, name, id, addr, call_broker(addr, RemotingCommand::make_request(code), what));
+      }
+    }
+  }
+  return Status::ok();
+}
+
+Result<std::vector<BrokerStatus>> AdminClient::cluster_list() {
+  std::vector<BrokerStatus> rows;
+  HF_RETURN_IF_ERROR(ask_every_broker(
+      req::kGetBrokerRuntimeInfo, "runtime info",
+      [&rows](const std::string& cluster, const std::string& name, int64_t id, const std::string& addr,
+              const Result<RemotingCommand>& response) {
         BrokerStatus row;
         row.cluster = cluster;
         row.broker_name = name;
         row.broker_id = id;
         row.addr = addr;
-        auto response = call_broker(addr, RemotingCommand::make_request(req::kGetBrokerRuntimeInfo), "runtime info");
         if (!response.is_ok()) {
           row.error = response.status().message();
         } else {
@@ -172,9 +183,7 @@ Result<std::vector<BrokerStatus>> AdminClient::cluster_list() {
           }
         }
         rows.push_back(std::move(row));
-      }
-    }
-  }
+      }));
   return rows;
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -216,6 +217,13 @@ class AdminClient {
                                                 const std::string& what);
 
  private:
+  // Sends one request of `code` to every broker of every group the name server lists, cluster by
+  // cluster, and hands each broker's answer (or the error) to `visit`.
+  using BrokerVisit = std::function<void(const std::string& cluster, const std::string& broker_name,
+                                         int64_t broker_id, const std::string& addr,
+                                         const Result<remoting::RemotingCommand>& answer)>;
+  Status ask_every_broker(int32_t code, const std::string& what, const BrokerVisit& visit);
+
   // Masters of `cluster` ("" = all clusters) as (broker name, addr), sorted by broker name.
   Result<std::vector<std::pair<std::string, std::string>>> masters(const std::string& cluster);
 

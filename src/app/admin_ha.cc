@@ -16,28 +16,23 @@ namespace req = remoting::request_code;
 using remoting::RemotingCommand;
 
 Result<std::vector<HaBrokerStatus>> AdminClient::ha_status() {
-  HF_ASSIGN_OR_RETURN(ClusterView view, cluster_view());
   std::vector<HaBrokerStatus> rows;
-  for (const auto& [cluster, names] : view.clusters) {
-    for (const std::string& name : names) {
-      auto group = view.brokers.find(name);
-      if (group == view.brokers.end()) continue;
-      for (const auto& [id, addr] : group->second.addrs) {
+  HF_RETURN_IF_ERROR(ask_every_broker(
+      req::kHoldfastHaStatus, "replication status",
+      [&rows](const std::string& cluster, const std::string& name, int64_t id, const std::string& addr,
+              const Result<RemotingCommand>& response) {
         HaBrokerStatus row;
         row.cluster = cluster;
         row.broker_name = name;
         row.broker_id = id;
         row.addr = addr;
-        auto response = call_broker(addr, RemotingCommand::make_request(req::kHoldfastHaStatus), "replication status");
         if (!response.is_ok()) {
           row.error = response.status().message();
         } else {
           row.json = response->body;
         }
         rows.push_back(std::move(row));
-      }
-    }
-  }
+      }));
   return rows;
 }
 

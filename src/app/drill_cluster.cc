@@ -85,32 +85,6 @@ Result<std::string> expand_template(const std::string& tmpl, const std::map<std:
   return out;
 }
 
-namespace {
-
-// Binds 127.0.0.1:port (0: a port of the kernel's choosing); returns the bound port or 0.
-uint16_t bind_probe(uint16_t want) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(want);
-  socklen_t len = sizeof a;
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
-}  // namespace
-
-uint16_t pick_free_port() { return bind_probe(0); }
-
-bool port_is_free(uint16_t port) { return port != 0 && bind_probe(port) == port; }
-
 bool wait_port_open(const std::string& host, uint16_t port, int64_t timeout_ms) {
   sockaddr_in a{};
   a.sin_family = AF_INET;

@@ -16,12 +16,6 @@ namespace holdfast::drill {
 // Replaces every {name} in `tmpl` by vars[name]; an unknown {name} is an error.
 Result<std::string> expand_template(const std::string& tmpl, const std::map<std::string, std::string>& vars);
 
-// A TCP port on 127.0.0.1 that was free a moment ago (0 if none could be found).
-uint16_t pick_free_port();
-
-// True if 127.0.0.1:port can be bound right now.
-bool port_is_free(uint16_t port);
-
 // True once host:port (an IPv4 address) accepts a connection, false after timeout_ms.
 bool wait_port_open(const std::string& host, uint16_t port, int64_t timeout_ms);
 

@@ -21,6 +21,7 @@
 #include "drill/check_command.h"
 #include "drill/history_log.h"
 #include "drill/tcp_proxy.h"
+#include "transport/ports.h"
 
 namespace holdfast::drill {
 namespace {
@@ -441,8 +442,8 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
   std::mt19937_64 rng(seed);
   std::set<uint16_t> used;
   auto fresh_port = [&used] {
-    uint16_t p = pick_free_port();
-    while (p == 0 || used.count(p)) p = pick_free_port();
+    uint16_t p = transport::pick_free_port();
+    while (p == 0 || used.count(p)) p = transport::pick_free_port();
     used.insert(p);
     return p;
   };
@@ -502,8 +503,8 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
     uint16_t port = fresh_port();
     for (int attempt = 0; attempt < 100; ++attempt) {
       const auto ha = static_cast<uint16_t>(port + 1), fast = static_cast<uint16_t>(port - 2);
-      if (port > 2 && port < 65535 && !used.count(ha) && !used.count(fast) && port_is_free(ha) &&
-          port_is_free(fast)) {
+      if (port > 2 && port < 65535 && !used.count(ha) && !used.count(fast) && transport::port_is_free(ha) &&
+          transport::port_is_free(fast)) {
         break;
       }
       port = fresh_port();

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "remoting/request_code.h"
+#include "transport/ports.h"
 
 namespace holdfast::test_support {
 
@@ -85,22 +86,7 @@ std::vector<RecordView> decode_records(const std::string& body, bool* ok) {
   return out;
 }
 
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  uint16_t port = 0;
-  socklen_t len = sizeof a;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
+uint16_t free_port() { return transport::pick_free_port(); }
 
 std::vector<std::string> test_broker_settings(uint16_t listen_port, const std::vector<std::string>& overrides) {
   auto is_set = [&](const std::string& key) {
