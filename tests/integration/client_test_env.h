@@ -68,6 +68,8 @@ class HoldfastProcess {
   }
   bool running() const { return proc_ && proc_->running(); }
   pid_t pid() const { return proc_ ? proc_->pid() : -1; }
+  // Waits up to timeout_ms for the process to exit by itself: its wait status, or -1.
+  int wait_exit(int64_t timeout_ms) { return proc_ ? proc_->wait_exit(timeout_ms) : -1; }
   // SIGSTOP / SIGCONT: the process freezes (its sockets stay open) and resumes.
   void pause() {
     if (running()) ::kill(proc_->pid(), SIGSTOP);

@@ -16,7 +16,14 @@
 //    committed offsets (they follow the master);
 //  - with etcd down the master keeps serving while its lease is valid, then stops acknowledging;
 //    nobody is promoted; everything resumes when etcd is back.
+//  - a member elected master that cannot serve as one (its HA port is taken) gives up its lease
+//    and exits, so that another member is elected instead of the group staying masterless.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -689,6 +696,76 @@ TEST_F(FailoverTest, EtcdDownStopsAcknowledgingWithoutPromotionAndResumes) {
   workload_->stop();
   std::printf("  sends: %s\n", workload_->summary().c_str());
   check_history(workload_->acks());
+}
+
+// No fixture: one member at a time, so that the broken one is the only candidate and is elected.
+TEST(FailoverGiveUpTest, ElectedMemberThatCannotServeAsMasterGivesUpTheLeaseAndExits) {
+  if (!ts::EtcdProcess::available()) GTEST_SKIP() << "/usr/bin/etcd is missing (Debian package etcd-server)";
+  const std::string dir = ct::make_temp_dir("hf_failover_giveup");
+  ASSERT_FALSE(dir.empty());
+  ts::EtcdProcess etcd(dir + "/etcd");
+  ASSERT_EQ(etcd.start(), "");
+  const uint16_t ns_port = ct::ts::free_port();
+  const std::string ns_addr = "127.0.0.1:" + std::to_string(ns_port);
+  ct::HoldfastProcess ns(ct::name_server(ns_port));
+  ASSERT_EQ(ns.start(), "");
+
+  // Member 1's HA port is held by another listener, so it cannot start as master.
+  const int blocker = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::bind(blocker, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(blocker, 4), 0);
+  ASSERT_EQ(::getsockname(blocker, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const uint16_t blocked_ha = ntohs(a.sin_port);
+
+  auto member = [&](int id, uint16_t port, uint16_t ha) {
+    return ct::broker_process(
+        "giveup", "GiveUpCluster", port, ns_addr, dir + "/member" + std::to_string(id),
+        {"enableControllerMode=true", "etcdEndpoints=127.0.0.1:" + std::to_string(etcd.client_port()),
+         "brokerId=" + std::to_string(id), "brokerRole=SYNC_MASTER", "flushDiskType=SYNC_FLUSH",
+         "haListenPort=" + std::to_string(ha), "controllerHeartBeatTimeoutMills=" + std::to_string(kLeaseMs),
+         "brokerHeartbeatInterval=400", "syncControllerMetadataPeriod=100",
+         "mappedFileSizeCommitLog=" + std::to_string(kSegmentBytes)});
+  };
+  uint16_t port1 = ct::ts::free_port();
+  while (port1 == blocked_ha) port1 = ct::ts::free_port();
+  ct::HoldfastProcess broken = member(1, port1, blocked_ha);
+  // It may announce itself (as a slave, before its election) or fail before it does; either way
+  // it must exit on its own once elected.
+  (void)broken.start(15000);
+  const int status = broken.wait_exit(30000);
+  EXPECT_GE(status, 0) << "the member that cannot serve as master still runs (and holds the master key)";
+  if (status < 0) broken.kill9();
+  if (status >= 0) {
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << "wait status " << status;
+  }
+
+  // It was elected (the lease-free epoch counter says 1), and its master key is gone now, at once,
+  // because its lease was revoked: had it only died, the key would outlive it by the lease TTL
+  // (2 s) and hold off every other member's election until then.
+  auto etcd_value = [&](const std::string& name) -> nlohmann::json {
+    std::string body;
+    const std::string key = "/holdfast/GiveUpCluster/giveup/" + name;
+    const int code = ts::http_post(etcd.client_port(), "/v3/kv/range",
+                                   nlohmann::json{{"key", ts::base64_encode(key)}}.dump(), 2000, &body);
+    EXPECT_EQ(code, 200) << body;
+    auto doc = nlohmann::json::parse(body, nullptr, false);
+    return doc.is_object() && doc.contains("kvs") ? doc["kvs"] : nlohmann::json::array();
+  };
+  const nlohmann::json master = etcd_value("master");
+  EXPECT_TRUE(master.empty()) << "the master key outlived the member: " << master.dump();
+  const nlohmann::json epoch = etcd_value("epoch");
+  ASSERT_EQ(epoch.size(), 1u) << "member 1 was never elected";
+  EXPECT_EQ(epoch[0].value("value", std::string()), ts::base64_encode("1"));
+
+  ns.stop();
+  etcd.stop();
+  ::close(blocker);
+  std::error_code ec;
+  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir, ec);
 }
 
 }  // namespace

@@ -202,20 +202,25 @@ int ChildProcess::kill9() {
   return reap();
 }
 
-int ChildProcess::terminate(int64_t timeout_ms) {
+int ChildProcess::wait_exit(int64_t timeout_ms) {
   if (pid_ <= 0) return -1;
-  ::kill(pid_, SIGTERM);
   const int64_t deadline = now_ms() + timeout_ms;
   while (now_ms() < deadline) {
     int status = 0;
-    pid_t r = ::waitpid(pid_, &status, WNOHANG);
-    if (r == pid_) {
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
       return status;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return kill9();
+  return -1;
+}
+
+int ChildProcess::terminate(int64_t timeout_ms) {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  const int status = wait_exit(timeout_ms);
+  return status >= 0 ? status : kill9();
 }
 
 }  // namespace holdfast::test_support

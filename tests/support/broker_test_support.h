@@ -58,6 +58,9 @@ class ChildProcess {
   int kill9();
   // SIGTERM, wait up to timeout_ms, then SIGKILL. Returns the wait status.
   int terminate(int64_t timeout_ms);
+  // Waits up to timeout_ms for the child to exit on its own; its wait status, or -1 if it is
+  // still running.
+  int wait_exit(int64_t timeout_ms);
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
 
