@@ -55,7 +55,7 @@ CLI::App* add_drill_command(CLI::App& app, std::shared_ptr<int> exit_code) {
   run->add_option("--namesrv-cmd", opts->namesrv_command,
                   "Name server command template ({bin} {ns_port} {run}); default: holdfast namesrv");
   run->add_option("--broker-cmd", opts->broker_command,
-                  "Broker command template ({bin} {ns_port} {port} {ha_port} {data} {flush} {run} {host} {ip}; with members: "
+                  "Broker command template ({bin} {ns_port} {port} {ha_port} {data} {flush} {run} {host} {ip} {bind_to_host}; with members: "
                   "{member} {role}; master-slave: {broker_id} {master_ha}; failover: {etcd}); default: holdfast broker");
   CLI::Option* ordered = run->add_flag("--ordered", opts->ordered,
                 "Ordered messages: each producer sends to one queue by key, the group consumes orderly, and the "
@@ -80,6 +80,7 @@ CLI::App* add_drill_command(CLI::App& app, std::shared_ptr<int> exit_code) {
     if (!level) ::setenv("HOLDFAST_LOG_LEVEL", "error", 1);
     if (opts->holdfast_bin.empty()) opts->holdfast_bin = self_dir() + "/holdfast";
     if (opts->faultfs_bin.empty()) opts->faultfs_bin = self_dir() + "/holdfast-faultfs";
+    opts->bind_library = self_dir() + "/libholdfast-drill-bind.so";
     *exit_code = run_drills(*opts);
   });
 

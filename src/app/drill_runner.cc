@@ -548,6 +548,8 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
     mvars["port"] = std::to_string(m.port);
     mvars["host"] = m.host;
     mvars["ip"] = m.ip;
+    mvars["bind_to_host"] =
+        info->needs_net ? "env LD_PRELOAD=" + opts.bind_library + " HOLDFAST_DRILL_BIND_HOST=" + m.host : "env";
     mvars["ha_port"] = std::to_string(m.ha_port);
     mvars["data"] = dir + "/data/store";
     mvars["member"] = std::to_string(i);
@@ -689,9 +691,12 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
 std::string cannot_run(const ScenarioInfo& s, const DrillOptions& opts) {
   if (s.needs_etcd && opts.topology != "failover") return "--topology failover";
   if (s.needs_replicas && opts.topology == "single") return "--topology failover or master-slave";
-  if (s.needs_net && !opts.broker_command.empty() &&
-      (opts.broker_command.find("{host}") == std::string::npos || opts.broker_command.find("{ip}") == std::string::npos)) {
-    return "a broker that listens on {host} and advertises {ip} (both placeholders in --broker-cmd)";
+  const std::string& b = opts.broker_command;
+  if (s.needs_net && !b.empty() &&
+      ((b.find("{host}") == std::string::npos && b.find("{bind_to_host}") == std::string::npos) ||
+       b.find("{ip}") == std::string::npos)) {
+    return "a broker that listens on {host} and advertises {ip} (in --broker-cmd: {ip}, and {host} or "
+           "{bind_to_host})";
   }
   return "";
 }

@@ -32,6 +32,7 @@ struct DrillOptions {
   std::string report_dir;      // per run: REPORT/run-N/
   std::string holdfast_bin;    // {bin}
   std::string faultfs_bin;     // holdfast-faultfs
+  std::string bind_library;    // libholdfast-drill-bind.so, for {bind_to_host}
   std::string flush = "SYNC_FLUSH";  // {flush} in the default broker template
   // "single": a name server and one broker. "master-slave": a name server, a master (--role)
   // and members - 1 slaves with fixed roles (RocketMQ 4's deployment). "failover": etcd, a name
@@ -41,10 +42,11 @@ struct DrillOptions {
   int members = 3;
   std::string role = "SYNC_MASTER";  // {role}: what an elected member becomes (failover topology)
   // Command templates; placeholders: {bin} {ns_port} {port} {ha_port} {data} {flush} {run}
-  // {host} (the address the broker listens on) {ip} (the address it advertises), and with
-  // several members {member} (1..N) {role}, master-slave {broker_id} {master_ha}, failover {etcd}
-  // {etcd_port} {etcd_peer_port}. Without both {host} and {ip} in a broker template the network
-  // scenarios cannot run.
+  // {host} (the address the broker listens on) {ip} (the address it advertises) {bind_to_host}
+  // (an `env LD_PRELOAD=...` prefix that makes a broker without a bind-address setting listen on
+  // {host} only), and with several members {member} (1..N) {role}, master-slave {broker_id}
+  // {master_ha}, failover {etcd} {etcd_port} {etcd_peer_port}. A broker template without {ip} and
+  // one of {host} or {bind_to_host} cannot run the network scenarios.
   std::string etcd_command;
   std::string namesrv_command;
   std::string broker_command;
