@@ -42,6 +42,10 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path) {
   if (const char* level = std::getenv("HOLDFAST_DRILL_NODE_LOG_LEVEL")) ::setenv("HOLDFAST_LOG_LEVEL", level, 1);
   int devnull = ::open("/dev/null", O_RDONLY);
   if (devnull >= 0) ::dup2(devnull, 0);
+  // Nothing else of the drill's (its client connections, proxies' sockets) reaches the node.
+  if (::close_range(3, ~0U, 0) != 0) {
+    for (int fd = 3; fd < 65536; ++fd) ::close(fd);
+  }
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);

@@ -615,6 +615,13 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
   wo.run_tag = "r" + std::to_string(seed);
   Workload workload(wo, [&history](nlohmann::json e) { history.add(std::move(e)); });
   err = workload.start();
+  // The load time counts from the first acknowledgement (up to 30 s of waiting for it): a cluster
+  // that takes a while to start replicating (a RocketMQ slave's first offset report waits for its
+  // heartbeat interval) would otherwise meet the fault with nothing acknowledged to lose.
+  for (const int64_t until = steady_ms() + 30000;
+       err.empty() && workload.acked() == 0 && steady_ms() < until && !g_interrupted.load();) {
+    sleep_ms(20);
+  }
   const int64_t begin = steady_ms();
   if (err.empty()) {
     sleep_ms(opts.duration_ms * 3 / 10);
