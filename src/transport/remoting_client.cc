@@ -1,7 +1,12 @@
 // RemotingClient: connection pool keyed by address, connect with timeout, invocation helpers.
 #include "transport/remoting_client.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <asio.hpp>
+
+#include <cerrno>
 
 #include <condition_variable>
 #include <future>
@@ -42,10 +47,20 @@ struct RemotingClient::Impl {
     auto ip = asio::ip::make_address(addr.substr(0, colon), ec);
     int port = std::atoi(addr.c_str() + colon + 1);
     if (ec || port <= 0 || port > 65535) return Status::invalid_argument("bad address '" + addr + "' (want ip:port)");
+    const asio::ip::tcp::endpoint endpoint(ip, static_cast<uint16_t>(port));
+    // Opened close-on-exec in one step: a child the application forks and execs never inherits
+    // the connection, not even when the fork races this connect.
+    const int fd = ::socket(endpoint.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return Status::from_errno("socket for " + addr, errno);
     asio::ip::tcp::socket socket(io);
+    socket.assign(endpoint.protocol(), fd, ec);
+    if (ec) {
+      ::close(fd);
+      return Status::io_error("socket for " + addr + ": " + ec.message());
+    }
     std::promise<asio::error_code> connected;
     auto fut = connected.get_future();
-    socket.async_connect(asio::ip::tcp::endpoint(ip, static_cast<uint16_t>(port)),
+    socket.async_connect(endpoint,
                          [&connected](const asio::error_code& e) { connected.set_value(e); });
     if (fut.wait_for(std::chrono::milliseconds(options.connect_timeout_ms)) != std::future_status::ready) {
       asio::post(io, [&socket] {

@@ -56,6 +56,7 @@ struct RemotingServer::Impl {
         }
         return;
       }
+      set_close_on_exec(socket.native_handle());
       const uint64_t id = next_id.fetch_add(1);
       SocketConnection::Callbacks cb;
       cb.on_request = [this](const ConnectionPtr& c, RemotingCommand r, SerializeType t) { dispatch(c, std::move(r), t); };
@@ -120,6 +121,7 @@ Status RemotingServer::start() {
   if (ec) return Status::invalid_argument("bad listen address '" + impl_->options.host + "': " + ec.message());
   asio::ip::tcp::endpoint ep(address, impl_->options.port);
   impl_->acceptor.open(ep.protocol(), ec);
+  if (!ec) set_close_on_exec(impl_->acceptor.native_handle());
   if (!ec) impl_->acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
   if (!ec) impl_->acceptor.bind(ep, ec);
   if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
@@ -133,6 +135,7 @@ Status RemotingServer::start() {
     asio::ip::tcp::endpoint extra_ep(address, extra);
     asio::error_code extra_ec;
     a->open(extra_ep.protocol(), extra_ec);
+    if (!extra_ec) set_close_on_exec(a->native_handle());
     if (!extra_ec) a->set_option(asio::ip::tcp::acceptor::reuse_address(true), extra_ec);
     if (!extra_ec) a->bind(extra_ep, extra_ec);
     if (!extra_ec) a->listen(asio::socket_base::max_listen_connections, extra_ec);

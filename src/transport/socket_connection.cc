@@ -1,6 +1,7 @@
 // SocketConnection: framing, write queue, pending-request table and close handling.
 #include "transport/socket_connection.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -11,6 +12,12 @@
 #include "base/sync_point.h"
 
 namespace holdfast::transport {
+
+void set_close_on_exec(int fd) {
+  const int flags = ::fcntl(fd, F_GETFD);
+  if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+}
+
 
 using remoting::RemotingCommand;
 using remoting::SerializeType;

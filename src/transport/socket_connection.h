@@ -20,6 +20,10 @@
 
 namespace holdfast::transport {
 
+// Marks fd close-on-exec, so that a program the application starts (fork + exec) does not hold
+// a broker or client connection open after the application closed or lost it.
+void set_close_on_exec(int fd);
+
 class SocketConnection final : public Connection {
  public:
   struct Callbacks {

@@ -1,12 +1,14 @@
 // Loopback tests of the remoting transport: request/response, unknown codes, oneway, timeouts,
 // server-to-client requests, binary headers, and malformed input that must close only its own
 // connection.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include <asio.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -195,6 +197,26 @@ TEST(TransportCloseRaceTest, EveryRequestSentDuringACloseCompletes) {
   std::printf("close race: %d answered, %d aborted by a close\n", answered.load(), aborted.load());
   if (stuck.load() == 0) client.shutdown();
   server.stop();
+}
+
+// A program the application starts must not inherit its connections: every socket of the
+// client and the server (listener, accepted and connected sockets) is close-on-exec.
+TEST_F(TransportTest, EverySocketIsCloseOnExec) {
+  RemotingClient client;
+  ASSERT_TRUE(client.invoke_sync(addr_, RemotingCommand::make_request(kEcho), 3000).is_ok());
+  int sockets = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const std::string target = std::filesystem::read_symlink(entry.path(), ec).string();
+    if (ec || target.rfind("socket:", 0) != 0) continue;
+    const int fd = std::stoi(entry.path().filename().string());
+    const int flags = ::fcntl(fd, F_GETFD);
+    if (flags < 0) continue;  // closed since the listing
+    ++sockets;
+    EXPECT_NE(flags & FD_CLOEXEC, 0) << "fd " << fd << " (" << target << ") would be inherited by exec";
+  }
+  EXPECT_GE(sockets, 3) << "expected the listener and both ends of the connection";
+  client.shutdown();
 }
 
 TEST_F(TransportTest, UnknownCodeGetsRequestCodeNotSupported) {
