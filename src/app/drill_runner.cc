@@ -320,14 +320,15 @@ std::string inject(const std::string& scenario, Cluster& c, HistoryFile& h, std:
     return faultfs_window("quota " + std::to_string(used), "ENOSPC past the current size", outage_ms + 3000,
                           "quota off", "space back");
   }
-  if (scenario == "fsync-eio") {
-    window("start", "EIO on fsync", target_name);
-    auto r = target.faultfs->control("eio fsync on");
+  if (scenario == "fsync-eio" || scenario == "write-eio") {
+    const bool on_write = scenario == "write-eio";
+    window("start", on_write ? "EIO on write" : "EIO on fsync", target_name);
+    auto r = target.faultfs->control(on_write ? "eio write on" : "eio fsync on");
     if (!r.is_ok()) return r.status().to_string();
     sleep_ms(outage_ms);
     r = target.faultfs->control("heal");
     if (!r.is_ok()) return r.status().to_string();
-    // A store whose fsync failed is fenced until restarted, as an operator would.
+    // A store whose write or fsync failed is fenced until restarted, as an operator would.
     target.broker->kill9();
     Status st = target.start();
     window("end", "healed, broker restarted", target_name);
@@ -722,6 +723,9 @@ const std::vector<ScenarioInfo>& scenarios() {
       {"disk-full", "the master's disk fills (ENOSPC): sends are refused, none acknowledged is lost, writes resume",
        true},
       {"fsync-eio", "fsync fails with EIO: the master stops acknowledging, nothing acknowledged is lost after restart",
+       true},
+      {"write-eio",
+       "writes to the master's disk fail with EIO: it stops acknowledging, nothing acknowledged is lost after restart",
        true},
       {"slow-fsync", "the master's fsyncs take 0.1-1 s longer for seconds: acknowledgements slow down, none is lost",
        true},
