@@ -645,6 +645,7 @@ RunResult run_one(const DrillOptions& opts, const std::string& scenario, int ind
     history.add({{"type", "note"}, {"text", kFinalReadNote}});
     err = workload.final_read();
   }
+  workload.stop_transaction_producers();
   c.stop_all();
   Status closed = history.close();
   if (err.empty() && !closed.is_ok()) err = "history not written: " + closed.to_string();

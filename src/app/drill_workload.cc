@@ -12,6 +12,8 @@ namespace holdfast::drill {
 namespace {
 
 constexpr int64_t kQuietMs = 6000;
+constexpr int64_t kTransactionalQuietMs = 15000;
+constexpr size_t kAnswerLaterEvery = 10;  // transactional: every 10th local transaction answers UNKNOWN
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -22,6 +24,7 @@ int64_t now_ms() {
 
 Workload::~Workload() {
   stop_producers();
+  stop_transaction_producers();
   stop_consumer();
 }
 
@@ -88,14 +91,24 @@ void Workload::produce(int index) {
   // and a check-back answers from that record: commit if it is there, roll back if not (a half
   // message whose SEND_OK never arrived never ran its local transaction).
   TransactionListener listener;
+  // One local transaction in ten answers UNKNOWN although it committed (as a producer that timed
+  // out before it could tell the broker): the broker must ask back, so every run exercises the
+  // check-back, across a failover too.
   listener.execute = [this](const Message& m, const std::string&, const std::string&) {
     std::lock_guard lock(mu_);
     committed_.insert(m.body);
-    return LocalTransactionState::kCommit;
+    return committed_.size() % kAnswerLaterEvery == 0 ? LocalTransactionState::kUnknown
+                                                      : LocalTransactionState::kCommit;
   };
   listener.check = [this](const ReceivedMessage& m) {
-    std::lock_guard lock(mu_);
-    return committed_.count(m.body) ? LocalTransactionState::kCommit : LocalTransactionState::kRollback;
+    bool commit;
+    {
+      std::lock_guard lock(mu_);
+      commit = committed_.count(m.body) > 0;
+    }
+    // In the history, so that a run shows when the broker asked (a clock fault moves check-backs).
+    sink_({{"type", "note"}, {"text", "check-back for " + m.body + ": " + (commit ? "commit" : "rollback")}});
+    return commit ? LocalTransactionState::kCommit : LocalTransactionState::kRollback;
   };
   while (!stopping_.load()) {
     if (options_.transactional) {
@@ -161,7 +174,22 @@ void Workload::produce(int index) {
     if (options_.send_interval_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options_.send_interval_ms));
   }
   if (p) p->shutdown();
-  if (tp) tp->shutdown();
+  // A transactional producer stays up to answer check-backs: a half message whose commit the
+  // broker never got (its master died between the SEND_OK and the END_TRANSACTION) is committed
+  // only when a producer of the group answers the new master's check.
+  if (tp) {
+    std::lock_guard lock(mu_);
+    answering_.push_back(std::move(tp));
+  }
+}
+
+void Workload::stop_transaction_producers() {
+  std::vector<std::unique_ptr<TransactionProducer>> producers;
+  {
+    std::lock_guard lock(mu_);
+    producers.swap(answering_);
+  }
+  for (auto& tp : producers) tp->shutdown();
 }
 
 void Workload::stop_producers() {
@@ -186,8 +214,10 @@ int64_t Workload::wait_delivered(int64_t timeout_ms) {
       last_missing = missing;
       last_progress = now;
     }
-    // Done, out of time, or nothing new arrived for kQuietMs (what is missing is not coming).
-    if (missing == 0 || now >= deadline || now - last_progress >= kQuietMs) return missing;
+    // Done, out of time, or nothing new arrived for a while (what is missing is not coming). A
+    // transactional run waits longer: a check-back comes only after the transaction timeout.
+    const int64_t quiet_ms = options_.transactional ? kTransactionalQuietMs : kQuietMs;
+    if (missing == 0 || now >= deadline || now - last_progress >= quiet_ms) return missing;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 }

@@ -16,6 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "holdfast/transaction_producer.h"
+
 namespace holdfast {
 class PushConsumer;
 }
@@ -50,10 +52,13 @@ class Workload {
 
   // Starts the consumer group, then the producers. Fails if the consumer cannot start.
   std::string start();
-  // Stops the producers (each finishes its send in flight).
+  // Stops the producers (each finishes its send in flight). Transactional producers stop
+  // sending but stay connected, answering check-backs, until stop_transaction_producers().
   void stop_producers();
+  void stop_transaction_producers();
   // Waits until every acknowledged id has been delivered, up to timeout_ms or until no delivery
-  // came for 6 s; returns how many acknowledged ids were still undelivered.
+  // came for 6 s (15 s in a transactional run); returns how many acknowledged ids were still
+  // undelivered.
   int64_t wait_delivered(int64_t timeout_ms);
   void stop_consumer();
   // Reads every queue of the topic from its minimum offset with a fresh pull consumer and emits a
@@ -78,6 +83,7 @@ class Workload {
   std::vector<std::string> acked_ids_;      // guarded by mu_
   std::unordered_set<std::string> seen_;    // delivered ids, guarded by mu_
   std::unordered_set<std::string> committed_;  // transactional: local transactions committed, guarded by mu_
+  std::vector<std::unique_ptr<TransactionProducer>> answering_;  // stopped sending, guarded by mu_
 };
 
 }  // namespace holdfast::drill

@@ -5,6 +5,7 @@
 // partition-master and power-loss-all pass as well, and so does slave-loss in a master-slave group.
 // The network scenarios: the master's client port cut off (one broker) and its HA port cut off
 // from the slaves (failover group) pass; a broker template without {host} and {ip} is refused.
+// A transactional kill-master of the failover group passes, its check-backs answered.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/mount.h>
@@ -145,6 +146,18 @@ TEST_F(DrillTest, FailoverGroupReplicationCutOffLosesNothingAcknowledged) {
   if (!ts::EtcdProcess::available()) GTEST_SKIP() << "/usr/bin/etcd is missing (Debian package etcd-server)";
   Drill d = drill("partition-replication", "--topology failover");
   expect_passed(d, 50);
+}
+
+// Transactional producers, one local transaction in ten answered UNKNOWN: those messages reach
+// the consumers only through check-backs, which the group's new master must make after the kill.
+TEST_F(DrillTest, FailoverGroupTransactionalKillMasterLosesNothingAcknowledged) {
+  if (!ts::EtcdProcess::available()) GTEST_SKIP() << "/usr/bin/etcd is missing (Debian package etcd-server)";
+  Drill d = drill("kill-master", "--topology failover --transactional");
+  expect_passed(d, 50);
+  std::ifstream in(dir_ + "/kill-master/run-0/history.jsonl");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_NE(ss.str().find("check-back for "), std::string::npos) << "no check-back was answered";
 }
 
 TEST_F(DrillTest, NetworkScenarioRefusesABrokerTemplateWithoutHostAndIp) {
