@@ -334,35 +334,12 @@ std::string inject(const std::string& scenario, Cluster& c, HistoryFile& h, std:
     window("end", "healed, broker restarted", target_name);
     return st.is_ok() ? "" : st.to_string();
   }
-  if (scenario == "partition-master") {
-    // The master loses etcd while clients and slaves still reach it: the split-brain case. It
-    // must stop acknowledging before its lease runs out in etcd, and another member is elected.
-    // One run in three drops only one direction: the master's keep-alives reach etcd but the
-    // answers do not (it must still stop), or the answers come but its requests are lost.
+  // Cuts one of the master's links for a few seconds: both ways, or in one run in three only what
+  // the proxy's target sends back (`back`), and in another only what its client sends (`forth`).
+  // The link's open connections are reset when it heals.
+  auto link_cut = [&](TcpProxy& link, const std::string& what, const std::string& forth, const std::string& back) {
     const int mode = static_cast<int>(rng() % 3);
-    window("start",
-           mode == 0 ? "cut off from etcd (both directions)"
-                     : (mode == 1 ? "etcd's answers dropped (one way)" : "its requests to etcd dropped (one way)"),
-           target_name);
-    if (mode == 0) {
-      target.etcd_link->cut();
-    } else {
-      target.etcd_link->cut_one_way(/*client_to_target=*/mode == 2);
-    }
-    sleep_ms(outage_ms + 3000);
-    target.etcd_link->heal();
-    window("end", "healed", target_name);
-    return "";
-  }
-  // Cuts one of the master's links for a few seconds: both ways, or in one run in three only
-  // the way towards the master and in another only the way back. The link's open connections are
-  // reset when it heals.
-  auto link_cut = [&](TcpProxy& link, const std::string& what) {
-    const int mode = static_cast<int>(rng() % 3);
-    window("start",
-           what + (mode == 0 ? " cut (both directions)"
-                             : (mode == 1 ? ": the master's answers dropped (one way)"
-                                          : ": what reaches the master dropped (one way)")),
+    window("start", what + (mode == 0 ? " cut (both directions)" : ": " + (mode == 1 ? back : forth) + " dropped (one way)"),
            target_name);
     if (mode == 0) {
       link.cut();
@@ -374,8 +351,20 @@ std::string inject(const std::string& scenario, Cluster& c, HistoryFile& h, std:
     window("end", "healed", target_name);
     return std::string();
   };
-  if (scenario == "partition-client") return link_cut(*target.client_link, "client port");
-  if (scenario == "partition-replication") return link_cut(*target.ha_link, "HA port (replication to the slaves)");
+  if (scenario == "partition-master") {
+    // The master loses etcd while clients and slaves still reach it: the split-brain case. It
+    // must stop acknowledging before its lease runs out in etcd, and another member is elected.
+    // In the one-way runs its keep-alives reach etcd but the answers do not (it must still stop),
+    // or the answers come but its requests are lost.
+    return link_cut(*target.etcd_link, "link to etcd", "the master's requests", "etcd's answers");
+  }
+  if (scenario == "partition-client") {
+    return link_cut(*target.client_link, "client port", "what reaches the master", "the master's answers");
+  }
+  if (scenario == "partition-replication") {
+    return link_cut(*target.ha_link, "HA port (replication to the slaves)", "what the slaves send",
+                    "what the master sends");
+  }
   if (scenario == "slow-network") {
     const int64_t delay_ms = 50 + static_cast<int64_t>(rng() % 350);
     window("start", std::to_string(delay_ms) + " ms added each way on the client and HA ports", target_name);
