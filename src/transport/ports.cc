@@ -5,6 +5,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <mutex>
+#include <random>
+
 namespace holdfast::transport {
 namespace {
 
@@ -28,7 +32,28 @@ uint16_t bind_probe(uint16_t want) {
 
 }  // namespace
 
-uint16_t pick_free_port() { return bind_probe(0); }
+uint16_t pick_free_port() {
+  int low = 32768;  // the kernel's default start of the ephemeral range
+  if (std::FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+    int lo = 0, hi = 0;
+    if (std::fscanf(f, "%d %d", &lo, &hi) == 2 && lo > 0) low = lo;
+    std::fclose(f);
+  }
+  constexpr int kFloor = 20000;
+  if (low - kFloor >= 1000) {
+    static std::mutex mu;
+    static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      uint16_t want;
+      {
+        std::lock_guard<std::mutex> l(mu);
+        want = static_cast<uint16_t>(kFloor + static_cast<int>(rng() % static_cast<unsigned>(low - kFloor)));
+      }
+      if (bind_probe(want) == want) return want;
+    }
+  }
+  return bind_probe(0);
+}
 
 bool port_is_free(uint16_t port) { return port != 0 && bind_probe(port) == port; }
 

@@ -7,7 +7,11 @@
 
 namespace holdfast::transport {
 
-// A TCP port on 127.0.0.1 that the kernel handed out a moment ago, or 0 if none could be bound.
+// A TCP port on 127.0.0.1 that could be bound a moment ago, or 0 if none could be found. It is
+// taken at random from below the kernel's ephemeral range (net.ipv4.ip_local_port_range), down to
+// 20000, so that no outgoing connection of this or another process is handed the same port as
+// its local port between the pick and the bind (ports the kernel picks itself are all in that
+// range). Falls back to a kernel-chosen port when the range leaves no room below it.
 uint16_t pick_free_port();
 
 // True if 127.0.0.1:port can be bound right now (false for port 0).

@@ -43,7 +43,18 @@ std::string start_namesrv(ChildProcess& p, const std::string& listen, uint16_t p
   return "";
 }
 
-TEST(BindShim, EveryAddressBecomesTheGivenOne) {
+class BindShim : public ::testing::Test {
+ protected:
+  void SetUp() override {
+#if defined(__SANITIZE_ADDRESS__)
+    // An ASan-built holdfast refuses to start with another library preloaded before its runtime;
+    // the drill preloads the library into brokers built without sanitizers.
+    GTEST_SKIP() << "not under AddressSanitizer: the preloaded library would come before the ASan runtime";
+#endif
+  }
+};
+
+TEST_F(BindShim, EveryAddressBecomesTheGivenOne) {
   const uint16_t port = free_port();
   ChildProcess p;
   ASSERT_EQ(start_namesrv(p, "0.0.0.0", port, "127.0.0.2"), "");
@@ -57,7 +68,7 @@ TEST(BindShim, EveryAddressBecomesTheGivenOne) {
   p.terminate(5000);
 }
 
-TEST(BindShim, WithoutTheVariableEveryAddressStays) {
+TEST_F(BindShim, WithoutTheVariableEveryAddressStays) {
   const uint16_t port = free_port();
   ChildProcess p;
   ASSERT_EQ(start_namesrv(p, "0.0.0.0", port, ""), "");
@@ -66,7 +77,7 @@ TEST(BindShim, WithoutTheVariableEveryAddressStays) {
   p.terminate(5000);
 }
 
-TEST(BindShim, ASpecificAddressIsLeftAlone) {
+TEST_F(BindShim, ASpecificAddressIsLeftAlone) {
   const uint16_t port = free_port();
   ChildProcess p;
   ASSERT_EQ(start_namesrv(p, "127.0.0.1", port, "127.0.0.2"), "");
