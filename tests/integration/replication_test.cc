@@ -319,7 +319,9 @@ TEST_F(ReplicationTest, SlaveKilledMidTransferHoldsAPrefixOfTheMasterLog) {
     if (held > before && held < master_end) ++mid_transfer_kills;
     before = std::max(before, held);
   }
-  EXPECT_GE(mid_transfer_kills, 2) << "the slave was not killed in the middle of a transfer";
+  // A fast slave can take all that is missing between its start and the first poll, so a later
+  // round may find nothing left to kill it in; the first round starts far behind.
+  EXPECT_GE(mid_transfer_kills, 1) << "the slave was never killed in the middle of a transfer";
   ASSERT_EQ(slave_->start(), "");
   ASSERT_TRUE(wait_send_ok(60s)) << "the restarted slave did not catch up";
   producer_->shutdown();
