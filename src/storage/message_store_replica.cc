@@ -116,13 +116,18 @@ Status MessageStore::append_replica(int64_t offset, std::string_view bytes) {
     readable = boundary;
   }
 
-  // Write the new bytes verbatim, split at segment ends.
-  int64_t pos = offset;
+  // Write what is complete (records, and a segment's blank record and filler once all of it is
+  // here), split at segment ends. The incomplete tail stays in memory until its record is whole:
+  // written, a fsync for the records before it could make its head durable without its end, and a
+  // power loss would then leave a record whose size, magic and body CRC are intact but whose
+  // properties (not covered by the CRC) are zeros — which recovery would keep.
+  int64_t pos = base;
   size_t from = 0;
-  while (from < bytes.size()) {
+  const auto complete = static_cast<size_t>(boundary - base);
+  while (from < complete) {
     const int64_t seg_end = log_->segment_start(pos) + seg_size;
-    const auto n = static_cast<size_t>(std::min<int64_t>(seg_end - pos, static_cast<int64_t>(bytes.size() - from)));
-    Status st = log_->write(pos, bytes.data() + from, n);
+    const auto n = static_cast<size_t>(std::min<int64_t>(seg_end - pos, static_cast<int64_t>(complete - from)));
+    Status st = log_->write(pos, data.data() + from, n);
     if (!st.is_ok()) {
       // Part of the bytes may be on disk past the last boundary; recovery cuts them.
       fence(st);
@@ -133,7 +138,7 @@ Status MessageStore::append_replica(int64_t offset, std::string_view bytes) {
     pos += static_cast<int64_t>(n);
     from += n;
   }
-  appended_ = pos;
+  appended_ = offset + static_cast<int64_t>(bytes.size());  // what was received, held or written
   for (const QueueAdvance& a : advances) queue_offsets_[a.key] = a.next;
   last_store_timestamp_ = std::max(last_store_timestamp_, last_ts);
   replica_carry_ = data.substr(static_cast<size_t>(boundary - base));

@@ -131,6 +131,49 @@ TEST_P(ReplicaTest, SlaveHoldsAByteForByteCopyAcrossPowerLossAndRestart) {
   EXPECT_GT(master_->confirmed_offset(), 3 * 128 * 1024) << "several segments were crossed";
 }
 
+// A chunk that ends inside a record's properties (the part the body CRC does not cover), a sync
+// of the records before it, then a power loss: the slave comes back at the end of the last whole
+// record. (When the partial record went to disk as it arrived, the sync made its head durable
+// and the power loss zeroed its properties; recovery then kept it as a record.)
+TEST_P(ReplicaTest, PowerLossWithARecordHalfReceivedKeepsOnlyWholeRecords) {
+  std::mt19937 rng(GetParam());
+  put_some(rng, 10);
+  auto all = master_->read_confirmed(0, 1 << 20);
+  ASSERT_TRUE(all.is_ok());
+  // The end of the third record, and a cut 3 bytes before it (inside its properties).
+  int64_t ends[3] = {0, 0, 0};
+  int64_t at = 0;
+  for (int i = 0; i < 3; ++i) {
+    RecordView r;
+    DecodeResult d = decode_record(all->data() + at, all->size() - static_cast<size_t>(at), true, &r);
+    ASSERT_EQ(d.outcome, DecodeOutcome::kRecord);
+    at += d.size;
+    ends[i] = at;
+  }
+  const int64_t cut = ends[2] - 3;
+  ASSERT_TRUE(slave_->append_replica(0, all->substr(0, static_cast<size_t>(cut))).is_ok());
+  EXPECT_EQ(slave_->end_offset(), cut);
+  // The two whole records become durable (SYNC_FLUSH: confirmed follows the flusher's sync).
+  for (int i = 0; i < 2000 && slave_->confirmed_offset() < ends[1]; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(slave_->confirmed_offset(), ends[1]);
+  slave_env_.set_frozen(true);
+  slave_env_.crash(CrashMode::kDropUnsynced);
+  slave_.reset();
+  slave_env_.set_frozen(false);
+  slave_ = open("/slave", &slave_env_);
+  ASSERT_TRUE(slave_);
+  EXPECT_EQ(slave_->end_offset(), ends[1]) << "recovery kept the half-received record";
+  expect_same_log();
+  replicate(rng);
+  for (int i = 0; i < 2000 && slave_->confirmed_offset() < master_->confirmed_offset(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  expect_same_log();
+  expect_same_queues();
+}
+
 TEST_P(ReplicaTest, WrongOffsetOrForeignBytesAreRefusedAndChangeNothing) {
   std::mt19937 rng(GetParam());
   put_some(rng, 20);
